@@ -1,0 +1,32 @@
+# The verbs: setup, demo, test, lint, bench. `make demo` and `make test` each set everything up first.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen --all-groups
+
+.PHONY: setup demo test test-fast lint format bench clean
+
+setup: ## Create .venv from uv.lock (installs uv from PyPI if it is missing)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --all-groups --quiet
+	@echo "environment ready: .venv (run commands with 'uv run lakeforge ...' or activate .venv)"
+
+demo: setup ## Run the whole pipeline on the embedded profile, on a small generated data set
+	@$(RUN) bash scripts/demo.sh
+
+test: setup ## Run the test suite (needs PostgreSQL and Redis on 127.0.0.1)
+	@$(RUN) pytest
+
+lint: setup ## ruff (lint + format check) and mypy on the packages
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy lake lakeforge models serving scripts
+
+format: setup
+	@$(RUN) ruff check --fix .
+	@$(RUN) ruff format .
+
+bench: setup ## Benchmarks; prints JSON (set BENCH_SIZES=small for a quick run)
+	@$(RUN) python -m scripts.bench
+
+clean: ## Remove the data home (all local lake data)
+	rm -rf .lakeforge

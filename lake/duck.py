@@ -1,0 +1,103 @@
+"""DuckDB sessions over the lake: Iceberg tables exposed as views, read straight from their files.
+
+DuckDB's iceberg extension cannot talk to a SQL catalog, so each table becomes a view over
+``iceberg_scan(<current metadata file>)``: filters and projections are pushed into the scan (partition and
+file pruning), and nothing is loaded into Python memory. Extensions come from the ``duckdb-extension-*`` PyPI
+packages, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import duckdb_extensions
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from lake.catalog import list_table_names
+from lake.settings import Settings, get_settings
+
+EXTENSIONS = ("avro", "iceberg", "httpfs")
+"""Loaded in this order (iceberg needs avro; httpfs reads s3:// warehouses)."""
+
+
+def connect(
+    settings: Settings | None = None, database: str | Path = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with the Iceberg extension loaded and S3 credentials of the profile.
+
+    Args:
+        settings: settings to use; default: the process settings.
+        database: DuckDB database file, or ``:memory:``.
+        read_only: open the database file read-only.
+    """
+    settings = settings or get_settings()
+    con = duckdb.connect(str(database), read_only=read_only)
+    prepare_connection(con, settings)
+    return con
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Load the bundled extensions into an open connection and configure threads, memory and S3 access."""
+    for name in EXTENSIONS:
+        duckdb_extensions.import_extension(name, con=con)
+        con.execute(f"LOAD {name}")
+    if settings.duckdb.threads:
+        con.execute(f"SET threads = {int(settings.duckdb.threads)}")
+    if settings.duckdb.memory_limit:
+        con.execute("SET memory_limit = ?", [settings.duckdb.memory_limit])
+    if not settings.warehouse_is_local:
+        con.execute(_s3_secret_sql(settings))
+
+
+def _s3_secret_sql(settings: Settings) -> str:
+    catalog = settings.catalog
+    parts = ["TYPE s3", f"REGION '{catalog.s3_region}'"]
+    if catalog.s3_access_key_id:
+        parts.append(f"KEY_ID '{catalog.s3_access_key_id}'")
+    if catalog.s3_secret_access_key:
+        parts.append(f"SECRET '{catalog.s3_secret_access_key.get_secret_value()}'")
+    if catalog.s3_endpoint:
+        endpoint = catalog.s3_endpoint
+        parts += [
+            f"ENDPOINT '{endpoint.split('://', 1)[-1]}'",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if endpoint.startswith('https') else 'false'}",
+        ]
+    return f"CREATE OR REPLACE SECRET lakeforge_s3 ({', '.join(parts)})"
+
+
+def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:
+    """SQL expression that scans ``table`` at its current snapshot, or at ``snapshot_id``."""
+    location = table.metadata_location.replace("'", "''")
+    if snapshot_id is None:
+        return f"iceberg_scan('{location}')"
+    return f"iceberg_scan('{location}', snapshot_from_id = {int(snapshot_id)})"
+
+
+def register_iceberg_views(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: list[str] | None = None
+) -> list[str]:
+    """Create one DuckDB schema per namespace and one view per Iceberg table, at its current snapshot.
+
+    Tables without a snapshot yet (just created, never written) are skipped: there is nothing to scan.
+
+    Args:
+        con: an open connection (see :func:`connect`).
+        catalog: the Iceberg catalog.
+        tables: ``namespace.table`` names to expose; default: every table.
+
+    Returns:
+        The names of the views created.
+    """
+    created = []
+    for name in tables or list_table_names(catalog):
+        table = catalog.load_table(name)
+        if table.current_snapshot() is None:
+            continue
+        namespace, table_name = name.split(".", 1)
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{namespace}"')
+        con.execute(f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM {iceberg_scan_sql(table)}')
+        created.append(name)
+    return created

@@ -1,0 +1,24 @@
+"""One exception type per area, so a user's mistake never surfaces as a dependency's traceback.
+
+The CLI prints any :class:`LakeforgeError` as a one-line message and exits non-zero.
+"""
+
+
+class LakeforgeError(Exception):
+    """A problem the user can fix; its message says what was wrong and what to do."""
+
+
+class ConfigError(LakeforgeError):
+    """A setting (environment variable or file) has a value Lakeforge cannot use."""
+
+
+class CatalogError(LakeforgeError):
+    """The Iceberg catalog cannot be reached, or a table or snapshot does not exist."""
+
+
+class ContractError(LakeforgeError):
+    """A table contract is malformed, or data breaks a contract in a way no row-level quarantine can hold."""
+
+
+class IngestError(LakeforgeError):
+    """An ingestion request cannot be carried out (missing path, unknown table, unreadable format)."""

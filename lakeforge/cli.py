@@ -1,0 +1,35 @@
+"""The ``lakeforge`` command: one thin Typer face over the packages that own the work.
+
+Each area registers its commands from a module in :mod:`lakeforge.commands`; a command parses its flags and
+calls one function of the package that does the work. Any :class:`~lake.errors.LakeforgeError` is printed as
+one line and exits with status 1 (no traceback for a user's mistake).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from lake.errors import LakeforgeError
+from lakeforge.commands import lake_commands
+
+app = typer.Typer(
+    name="lakeforge",
+    help="Lakeforge: Iceberg lake, dbt transforms, Feast features, Ray training and serving, Trino-protocol SQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for module in (lake_commands,):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: run the app and turn user errors into one readable line."""
+    try:
+        app()
+    except LakeforgeError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,77 @@
+"""Shared fixtures: an isolated data home per test, and a dedicated PostgreSQL database per test run.
+
+Server-backed fixtures fail loudly when the server cannot be reached: a missing PostgreSQL or Redis is a
+broken machine, not a reason to skip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from pyiceberg.catalog import Catalog
+
+from lake.catalog import load_catalog
+from lake.settings import Settings, get_settings
+
+POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Embedded-profile settings whose data home is this test's temporary folder."""
+    for name in list(__import__("os").environ):
+        if name.startswith("LAKEFORGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LAKEFORGE_HOME", str(tmp_path / "home"))
+    return get_settings()
+
+
+@pytest.fixture
+def catalog(settings: Settings) -> Catalog:
+    """The embedded SQLite catalog under the test's data home."""
+    return load_catalog(settings)
+
+
+def _admin_connection() -> psycopg2.extensions.connection:
+    try:
+        connection = psycopg2.connect(POSTGRES_ADMIN_DSN, connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for cluster-profile tests: {error}")
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end; yields its SQLAlchemy URI."""
+    name = f"lakeforge_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_connection()
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+@pytest.fixture
+def cluster_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_database: str, settings: Settings
+) -> Settings:
+    """Cluster-profile settings: PostgreSQL catalog (a per-test namespace-free catalog name), local warehouse."""
+    monkeypatch.setenv("LAKEFORGE_PROFILE", "cluster")
+    monkeypatch.setenv("LAKEFORGE_CATALOG__URI", postgres_database)
+    monkeypatch.setenv("LAKEFORGE_CATALOG__NAME", f"test_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("LAKEFORGE_CATALOG__WAREHOUSE", (tmp_path / "warehouse").as_uri())
+    return get_settings()
+
+
+@pytest.fixture
+def cluster_catalog(cluster_settings: Settings) -> Catalog:
+    """The PostgreSQL SqlCatalog of the cluster profile, isolated by catalog name."""
+    return load_catalog(cluster_settings)
