@@ -1,0 +1,82 @@
+"""Catalog in both profiles: namespaces, listing, history and time travel on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+
+from lake.catalog import ensure_namespaces, load_catalog
+from lake.errors import CatalogError
+from lake.settings import NAMESPACES, Settings, load_settings
+from lake.tables import list_table_stats, read_table, snapshot_history
+
+SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("name", pa.large_string())])
+
+
+def _write_three_snapshots(catalog: Catalog) -> list[int]:
+    table = catalog.create_table("staging.people", schema=SCHEMA)
+    for start in (0, 10, 20):
+        table.append(pa.table({"id": range(start, start + 10), "name": ["x"] * 10}, schema=SCHEMA))
+        time.sleep(0.01)
+    return [snapshot.snapshot_id for snapshot in table.metadata.snapshots]
+
+
+def _check_catalog(catalog: Catalog) -> None:
+    assert {ns[0] for ns in catalog.list_namespaces()} >= set(NAMESPACES)
+    ensure_namespaces(catalog)
+    snapshots = _write_three_snapshots(catalog)
+
+    [stats] = list_table_stats(catalog)
+    assert (stats.name, stats.rows, stats.files, stats.snapshots) == ("staging.people", 30, 3, 3)
+    assert stats.size_bytes > 0
+
+    history = snapshot_history(catalog, "staging.people")
+    assert [entry.snapshot_id for entry in history] == snapshots
+    assert [entry.summary["added-records"] for entry in history] == ["10", "10", "10"]
+
+    assert read_table(catalog, "staging.people").num_rows == 30
+    assert read_table(catalog, "staging.people", snapshot_id=snapshots[0]).num_rows == 10
+    second_commit = history[1].committed_at
+    assert read_table(catalog, "staging.people", as_of=second_commit).num_rows == 20
+    with pytest.raises(CatalogError, match="no snapshot"):
+        read_table(catalog, "staging.people", as_of=history[0].committed_at - timedelta(days=1))
+
+
+def test_embedded_catalog_lives_under_the_data_home(settings: Settings, catalog: Catalog) -> None:
+    assert (settings.home / "catalog.db").exists()
+    _check_catalog(catalog)
+    assert any((settings.home / "warehouse" / "staging").rglob("*.parquet"))
+
+
+@pytest.mark.postgres
+def test_cluster_catalog_on_postgres(cluster_settings: Settings, cluster_catalog: Catalog) -> None:
+    assert cluster_settings.catalog.uri.startswith("postgresql")
+    _check_catalog(cluster_catalog)
+    reopened = load_catalog(cluster_settings)
+    assert reopened.load_table("staging.people").current_snapshot() is not None
+
+
+def test_unknown_table_and_snapshot_are_clear_errors(catalog: Catalog) -> None:
+    snapshots = _write_three_snapshots(catalog)
+    with pytest.raises(CatalogError, match=r"no table 'raw.nope'.*staging.people"):
+        read_table(catalog, "raw.nope")
+    with pytest.raises(CatalogError, match="needs its namespace"):
+        read_table(catalog, "people")
+    with pytest.raises(CatalogError, match="has no snapshot 1 "):
+        read_table(catalog, "staging.people", snapshot_id=1)
+    with pytest.raises(CatalogError, match="either"):
+        read_table(catalog, "staging.people", snapshot_id=snapshots[0], as_of=datetime.now(UTC))
+    with pytest.raises(CatalogError, match="no time zone"):
+        read_table(catalog, "staging.people", as_of=datetime(2026, 1, 1))
+
+
+def test_unreachable_catalog_database_names_the_setting(tmp_path) -> None:
+    settings = load_settings(
+        home=tmp_path, profile="cluster", catalog={"uri": "postgresql+psycopg2://postgres@127.0.0.1:1/none"}
+    )
+    with pytest.raises(CatalogError, match="LAKEFORGE_CATALOG__URI"):
+        load_catalog(settings)
