@@ -22,3 +22,19 @@ class ContractError(LakeforgeError):
 
 class IngestError(LakeforgeError):
     """An ingestion request cannot be carried out (missing path, unknown table, unreadable format)."""
+
+
+class SqlEndpointError(LakeforgeError):
+    """The SQL endpoint cannot serve: a bad rules, password or group file, or a query it must refuse."""
+
+
+class TransformError(LakeforgeError):
+    """A dbt transform cannot write or publish a model (bad strategy or key, incompatible schema, failed run)."""
+
+
+class GenerateError(LakeforgeError):
+    """A request to the synthetic data generator has a bad size, day, seed, format or output folder."""
+
+
+class FeaturesError(LakeforgeError):
+    """A feature-store request cannot be served (bad entity frame, unknown view, materialization out of order)."""

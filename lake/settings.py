@@ -75,6 +75,8 @@ class DuckDBSettings(BaseModel):
 class FeastSettings(BaseModel):
     """Feast registry and online store."""
 
+    project: str = "lakeforge"
+    """Feast project name: keys in the registry and the online store are scoped by it."""
     registry: str | None = None
     """Registry path (local SQLite file) or SQLAlchemy URI (cluster PostgreSQL)."""
     online_store: Literal["sqlite", "redis"] | None = None

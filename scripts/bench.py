@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ()
+BENCHMARKS = ("bench_ingest", "bench_generate")
 """Module names under ``scripts`` (e.g. ``bench_ingest``), run in this order."""
 
 

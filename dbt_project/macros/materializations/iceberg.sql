@@ -1,0 +1,37 @@
+{#
+  Materialize a model as an Iceberg table in its layer's namespace, through the `lake` plugin.
+
+  Config: incremental_strategy (table | append | insert_overwrite | merge; default table), unique_key (merge),
+  partition_by (list like ["day(transaction_at)"], used when the table is created).
+  The result is written as one snapshot on the table's `audit` branch; the model's DuckDB view then reads that
+  snapshot, so tests and downstream models see what was written, and readers of the lake see it only once
+  `lake_publish_audited` publishes it after the tests passed.
+#}
+{% materialization iceberg, adapter='duckdb', supported_languages=['sql'] %}
+  {%- set strategy = config.get('incremental_strategy') or 'table' -%}
+  {%- set existing = load_cached_relation(this) -%}
+  {%- set effective = strategy if (existing is not none and not should_full_refresh()) else 'table' -%}
+  {%- set target = this.incorporate(type='view') -%}
+
+  {{ run_hooks(pre_hooks) }}
+  {% do adapter.store_relation('lake', target, [], '', 'iceberg', {
+      'action': 'write',
+      'sql': compiled_code,
+      'strategy': effective,
+      'unique_key': config.get('unique_key'),
+      'partition_by': config.get('partition_by') or [],
+      'invocation_id': invocation_id,
+      'model': model.unique_id,
+  }) %}
+  {%- set staged = run_query(lake_staged_write_sql(model.unique_id)) -%}
+  {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " " ~ effective ~ ": "
+         ~ staged.columns['rows_written'].values()[0] ~ " rows staged as snapshot "
+         ~ staged.columns['snapshot_id'].values()[0], info=True) }}
+  {% do adapter.create_schema(target) %}
+  {% call statement('main') -%}
+    create or replace view {{ target }} as select * from {{ staged.columns['scan_sql'].values()[0] }}
+  {%- endcall %}
+  {{ run_hooks(post_hooks) }}
+  {% do adapter.commit() %}
+  {{ return({'relations': [target]}) }}
+{% endmaterialization %}

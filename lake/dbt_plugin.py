@@ -1,0 +1,149 @@
+"""The dbt-duckdb plugin that makes dbt read from and write to the lake (``plugins: [{module: lake.dbt_plugin}]``).
+
+DuckDB is only the compute: when dbt opens its connection, every Iceberg table of the catalog becomes a view
+over ``iceberg_scan`` of its published snapshot, so ``source()`` and ``ref()`` read the lake directly with
+filters pushed into the scan. The project's ``iceberg`` materialization hands each model's SQL to
+:meth:`Plugin.store`, which streams the result into the model's Iceberg table as a staged snapshot
+(:mod:`lake.materialize`) and records it in ``lake_dbt.model_writes``; the materialization then points the
+model's view at that snapshot, so downstream models and tests read exactly what was written. The project's
+``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots whose tests passed.
+
+dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``; the ``action`` key of the config
+it passes says which of the two jobs to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import TargetConfig
+from duckdb import DuckDBPyConnection
+
+from lake.catalog import load_catalog
+from lake.duck import iceberg_scan_sql, prepare_connection, register_iceberg_views
+from lake.errors import TransformError
+from lake.materialize import StagedWrite, publish_staged_snapshot, write_staged_snapshot
+from lake.settings import load_settings
+
+WRITES_TABLE = "lake_dbt.model_writes"
+"""One row per model written in this dbt invocation (the DuckDB database lives as long as the invocation)."""
+BATCH_ROWS = 122_880
+"""Rows per Arrow batch fetched from DuckDB (a multiple of DuckDB's vector size)."""
+PII_KEY_VARIABLE = "lakeforge_pii_key"
+"""DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
+
+
+class Plugin(BasePlugin):
+    """Reads the lake into dbt's DuckDB session and writes models back to Iceberg.
+
+    Profile config: ``profile`` (``local`` or ``cluster``; default: ``LAKEFORGE_PROFILE``) and ``pii_key``.
+    Every other setting comes from :mod:`lake.settings`, the one source of truth.
+    """
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        """Read the settings and open the catalog."""
+        overrides = {"profile": plugin_config["profile"]} if plugin_config.get("profile") else {}
+        self._settings = load_settings(**overrides)
+        self._pii_key = str(plugin_config.get("pii_key") or "")
+        self._catalog = load_catalog(self._settings)
+        self._conn: DuckDBPyConnection | None = None
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        """Load the bundled extensions, expose every Iceberg table as a view and create the write log."""
+        prepare_connection(conn, self._settings)
+        spill = self._settings.home / "tmp" / "duckdb"
+        spill.mkdir(parents=True, exist_ok=True)
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET temp_directory = ?", [str(spill)])
+        register_iceberg_views(conn, self._catalog)
+        conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
+            "strategy VARCHAR, snapshot_id BIGINT, published_snapshot_id BIGINT, rows_written BIGINT, "
+            "files_added INTEGER, files_removed INTEGER, seconds DOUBLE, scan_sql VARCHAR, status VARCHAR)"
+        )
+        self._conn = conn
+
+    def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
+        """Give each cursor the time zone and the PII key (DuckDB keeps both per connection)."""
+        cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute(f"SET VARIABLE {PII_KEY_VARIABLE} = ?", [self._pii_key])
+
+    def store(self, target_config: TargetConfig) -> None:
+        """Do what the macro asked: ``write`` one model, or ``publish`` the models whose tests passed.
+
+        Raises:
+            TransformError: an unknown action, or the write or publish failed (the message says why).
+        """
+        config = target_config.config
+        action = config.get("action")
+        if action == "write":
+            self._write_model(target_config)
+        elif action == "publish":
+            self._publish_models(config["invocation_id"], set(config["succeeded"]), set(config["rejected"]))
+        else:
+            raise TransformError(f"lake plugin action must be 'write' or 'publish', not {action!r}")
+
+    def _cursor(self) -> DuckDBPyConnection:
+        if self._conn is None:
+            raise TransformError("the lake plugin was asked to write before dbt opened its DuckDB connection")
+        cursor = self._conn.cursor()
+        self.configure_cursor(cursor)
+        return cursor
+
+    def _write_model(self, target_config: TargetConfig) -> None:
+        config = target_config.config
+        relation = target_config.relation
+        identifier = f"{relation.schema}.{relation.identifier}"
+        cursor = self._cursor()
+        try:
+            rows = cursor.execute(config["sql"]).to_arrow_reader(BATCH_ROWS)
+            staged = write_staged_snapshot(
+                self._catalog,
+                identifier,
+                rows,
+                strategy=config["strategy"],
+                unique_key=config.get("unique_key"),
+                partition_by=config.get("partition_by") or (),
+                properties={"dbt.invocation-id": config["invocation_id"], "dbt.model": config["model"]},
+            )
+            self._log_write(cursor, config["invocation_id"], config["model"], staged)
+        finally:
+            cursor.close()
+
+    def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
+        scan = iceberg_scan_sql(self._catalog.load_table(staged.table), staged.snapshot_id)
+        cursor.execute(
+            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'staged')",
+            [
+                invocation_id,
+                model,
+                staged.table,
+                staged.strategy,
+                staged.snapshot_id,
+                staged.published_snapshot_id,
+                staged.rows_written,
+                staged.files_added,
+                staged.files_removed,
+                staged.seconds,
+                scan,
+            ],
+        )
+
+    def _publish_models(self, invocation_id: str, succeeded: set[str], rejected: set[str]) -> None:
+        cursor = self._cursor()
+        try:
+            written = cursor.execute(
+                f"SELECT model, relation, snapshot_id FROM {WRITES_TABLE} WHERE invocation_id = ?", [invocation_id]
+            ).fetchall()
+            for model, relation, snapshot_id in written:
+                publish = model in succeeded and model not in rejected
+                if publish:
+                    publish_staged_snapshot(self._catalog, relation, snapshot_id)
+                cursor.execute(
+                    f"UPDATE {WRITES_TABLE} SET status = ? WHERE invocation_id = ? AND model = ?",
+                    ["published" if publish else "held back", invocation_id, model],
+                )
+        finally:
+            cursor.close()

@@ -1,0 +1,103 @@
+"""The one place that turns Lakeforge settings into what ``feature_repo/feature_store.yaml`` reads.
+
+Feast substitutes ``${VAR}`` in ``feature_store.yaml`` from the environment (``os.path.expandvars``, with no
+default values), so every value the file needs is derived here from :mod:`lake.settings` and exported before
+Feast loads it: by ``lakeforge features ...``, by tests, and by ``eval "$(lakeforge features env)"`` for a
+shell that runs plain ``feast``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lake.settings import PROJECT_ROOT, Settings, get_settings
+
+FEATURE_REPO = PROJECT_ROOT / "feature_repo"
+"""The Feast repository of the ML engineers."""
+
+REGISTRY_URL_VARIABLE = "LAKEFORGE_FEAST_REGISTRY_URL"
+ONLINE_STORE_VARIABLE = "LAKEFORGE_FEAST_ONLINE_STORE"
+PROJECT_VARIABLE = "LAKEFORGE_FEAST__PROJECT"
+
+
+def registry_url(settings: Settings) -> str:
+    """SQLAlchemy URL of the Feast SQL registry: a SQLite file (local) or the PostgreSQL database (cluster)."""
+    registry = str(settings.feast.registry)
+    return registry if "://" in registry else f"sqlite:///{Path(registry).resolve()}"
+
+
+def online_store_config(settings: Settings) -> dict[str, Any]:
+    """The ``online_store`` section of ``feature_store.yaml`` for the profile's online store."""
+    feast = settings.feast
+    if feast.online_store == "redis":
+        return {"type": "redis", "connection_string": feast.redis_connection}
+    return {"type": "sqlite", "path": str(feast.online_path)}
+
+
+def feast_environment(settings: Settings | None = None) -> dict[str, str]:
+    """The environment variables ``feature_store.yaml`` substitutes, computed from the settings.
+
+    Args:
+        settings: settings to use; default: the process settings.
+
+    Returns:
+        Variable name to value; the online store section is a JSON (hence YAML flow) mapping.
+    """
+    settings = settings or get_settings()
+    return {
+        PROJECT_VARIABLE: settings.feast.project,
+        REGISTRY_URL_VARIABLE: registry_url(settings),
+        ONLINE_STORE_VARIABLE: json.dumps(online_store_config(settings)),
+    }
+
+
+def export_feast_environment(settings: Settings | None = None) -> dict[str, str]:
+    """Set :func:`feast_environment` in ``os.environ`` and create the local registry and online-store folders.
+
+    Args:
+        settings: settings to use; default: the process settings.
+
+    Returns:
+        The variables exported.
+    """
+    settings = settings or get_settings()
+    variables = feast_environment(settings)
+    os.environ.update(variables)
+    if settings.feast.online_store == "sqlite":
+        Path(str(settings.feast.online_path)).parent.mkdir(parents=True, exist_ok=True)
+    if variables[REGISTRY_URL_VARIABLE].startswith("sqlite:///"):
+        Path(variables[REGISTRY_URL_VARIABLE].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return variables
+
+
+def shell_exports(settings: Settings | None = None) -> str:
+    """``export NAME='value'`` lines for :func:`feast_environment`, for ``eval`` in a POSIX shell."""
+    lines = []
+    for name, value in feast_environment(settings).items():
+        quoted = value.replace("'", "'\"'\"'")
+        lines.append(f"export {name}='{quoted}'")
+    return "\n".join(lines)
+
+
+def iceberg_source_options(settings: Settings | None = None) -> dict[str, Any]:
+    """Catalog keyword arguments for Feast's ``IcebergSource`` pointing at the profile's SqlCatalog.
+
+    Secrets (S3 keys) are left out because data sources are stored in the Feast registry; readers take S3
+    credentials from the settings (DuckDB) or the standard AWS environment (pyiceberg).
+
+    Args:
+        settings: settings to use; default: the process settings.
+    """
+    settings = settings or get_settings()
+    properties = {
+        key: value for key, value in settings.catalog_properties().items() if key != "s3.secret-access-key"
+    }
+    return {
+        "catalog_type": "sql",
+        "catalog_name": settings.catalog.name,
+        "warehouse": str(settings.catalog.warehouse),
+        "catalog_properties": properties,
+    }

@@ -1,0 +1,90 @@
+"""Streaming readers: a landing file as a sequence of Polars frames, never the whole file in memory.
+
+Text formats (CSV, JSON Lines) are read with every column as text, so a value that does not fit its type
+reaches validation intact and can be quarantined with what was actually sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lake.errors import IngestError
+
+CHUNK_ROWS = 1_000_000
+"""Rows per Parquet chunk: bounds memory while keeping per-chunk overhead small."""
+TEXT_CHUNK_BYTES = 64 * 1024 * 1024
+"""Bytes per CSV / JSON Lines chunk."""
+
+
+def read_chunks(path: Path, fmt: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+    """Yield the file's rows in order, chunk by chunk.
+
+    Args:
+        path: the landing file.
+        fmt: ``parquet``, ``csv`` or ``jsonl``.
+        chunk_rows: rows per Parquet chunk (text chunks are sized in bytes).
+
+    Raises:
+        IngestError: the file is empty, truncated or not in the format its extension claims; raised as soon as
+            the reader meets the damage, which may be after some chunks were yielded.
+    """
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path.name} is empty (0 bytes)")
+    readers = {"parquet": _parquet_chunks, "csv": _csv_chunks, "jsonl": _jsonl_chunks}
+    try:
+        yield from readers[fmt](path, chunk_rows)
+    except (pa.ArrowException, pl.exceptions.PolarsError, csv.Error, UnicodeDecodeError, OSError) as error:
+        raise IngestError(f"{path.name} cannot be read as {fmt} (truncated or corrupt?): {error}") from None
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            yield _as_frame(batch)
+
+
+def _csv_chunks(path: Path, _: int) -> Iterator[pl.DataFrame]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise IngestError(f"{path.name} has no header line")
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=TEXT_CHUNK_BYTES),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.large_string()), strings_can_be_null=True
+        ),
+    )
+    for batch in reader:
+        yield _as_frame(batch)
+
+
+def _jsonl_chunks(path: Path, _: int) -> Iterator[pl.DataFrame]:
+    with path.open("rb") as handle:
+        rest = b""
+        while block := handle.read(TEXT_CHUNK_BYTES):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield _jsonl_frame(block[:cut])
+        if rest.strip():
+            yield _jsonl_frame(rest)
+
+
+def _jsonl_frame(data: bytes) -> pl.DataFrame:
+    """Parse JSON Lines with every key as text: once to learn the keys, once with a text schema."""
+    keys = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).columns
+    return pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(keys, pl.String))
+
+
+def _as_frame(batch: pa.RecordBatch) -> pl.DataFrame:
+    return pl.DataFrame(batch)

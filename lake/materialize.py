@@ -1,0 +1,319 @@
+"""Write a query result into an Iceberg table as one staged snapshot, then publish it or hold it back.
+
+This is write-audit-publish on Iceberg branches: every write lands on the table's ``audit`` branch, reset to
+the published head (``main``) first, as exactly one snapshot whose parent is that head. Readers of ``main``
+(Feast, training, BI) see nothing until :func:`publish_staged_snapshot` fast-forwards ``main`` to it, which
+happens only once the model's tests passed. A held-back snapshot stays on the ``audit`` branch for inspection.
+
+Strategies (dbt's names): ``table`` replaces every file, ``append`` adds files, ``insert_overwrite`` replaces
+the partitions the new rows fall in, ``merge`` rewrites the files holding rows whose ``unique_key`` comes
+again (copy-on-write) and adds the new rows. Rows arrive as an Arrow stream and are written chunk by chunk, so
+a large result is never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.transforms import parse_transform
+
+from lake.errors import TransformError
+
+STRATEGIES = ("table", "append", "insert_overwrite", "merge")
+"""Write strategies, by the names dbt users know from ``incremental_strategy``."""
+AUDIT_BRANCH = "audit"
+"""Branch that holds a written but not yet published snapshot."""
+CHUNK_ROWS = 1_000_000
+"""Rows handed to the Parquet writer at a time: bounds memory, keeps files large."""
+_PARTITION_FIELD = re.compile(r"^\s*(?:(\w+)\s*\(\s*(\w+)\s*\)|(\w+))\s*$")
+
+
+@dataclass(frozen=True)
+class StagedWrite:
+    """What one model write did: the staged snapshot and its counts."""
+
+    table: str
+    strategy: str
+    snapshot_id: int
+    published_snapshot_id: int | None
+    rows_written: int
+    files_added: int
+    files_removed: int
+    seconds: float
+
+
+def write_staged_snapshot(
+    catalog: Catalog,
+    identifier: str,
+    rows: pa.RecordBatchReader,
+    strategy: str,
+    unique_key: str | None = None,
+    partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
+) -> StagedWrite:
+    """Write ``rows`` into ``identifier`` as one snapshot on the ``audit`` branch (``main`` is left alone).
+
+    Args:
+        catalog: the Iceberg catalog.
+        identifier: ``namespace.table``; created (with ``partition_by``) when it does not exist.
+        rows: the query result, streamed.
+        strategy: one of :data:`STRATEGIES`.
+        unique_key: key column for ``merge``.
+        partition_by: partition fields for a new table, e.g. ``["day(transaction_at)", "region"]``.
+        properties: added to the snapshot summary (the dbt invocation id and model name).
+
+    Returns:
+        The staged snapshot and what went into it.
+
+    Raises:
+        TransformError: unknown strategy, missing or unknown unique key, bad partition field, or rows whose
+            schema the existing table cannot take (the message says to run a full refresh).
+    """
+    started = time.perf_counter()
+    _check_strategy(strategy, unique_key, rows.schema)
+    table = _load_or_create_table(catalog, identifier, rows.schema, partition_by)
+    if strategy == "table":
+        table = _evolve_schema_for_replace(table, rows.schema)
+    else:
+        _check_compatible(table, rows.schema)
+    base = table.current_snapshot()
+    _reset_audit_branch(table, base)
+    table = catalog.load_table(identifier)
+    rows_written = 0
+    new_keys: list[pa.Array] = []
+    with table.transaction() as txn:
+        snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
+        producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
+        counter = itertools.count(0)
+        added: list[DataFile] = []
+        for chunk in _chunks(rows):
+            rows_written += chunk.num_rows
+            if unique_key is not None and strategy == "merge":
+                new_keys.append(chunk.column(unique_key).combine_chunks())
+            added.extend(_write_data_files(txn, table, chunk, producer.commit_uuid, counter))
+        live = _data_files(table, base)
+        removed = _files_replaced(strategy, live, added)
+        if strategy == "merge" and unique_key is not None:
+            rewritten, removed = _rewrite_without_keys(txn, table, live, unique_key, new_keys, producer, counter)
+            added.extend(rewritten)
+        for data_file in removed:
+            producer.delete_data_file(data_file)
+        for data_file in added:
+            producer.append_data_file(data_file)
+        producer.commit()
+    table = catalog.load_table(identifier)
+    return StagedWrite(
+        table=identifier,
+        strategy=strategy,
+        snapshot_id=table.metadata.refs[AUDIT_BRANCH].snapshot_id,
+        published_snapshot_id=base.snapshot_id if base else None,
+        rows_written=rows_written,
+        files_added=len(added),
+        files_removed=len(removed),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def publish_staged_snapshot(catalog: Catalog, identifier: str, snapshot_id: int) -> int:
+    """Fast-forward ``main`` to the staged snapshot and drop the ``audit`` branch.
+
+    Args:
+        catalog: the Iceberg catalog.
+        identifier: ``namespace.table``.
+        snapshot_id: the staged snapshot (as returned by :func:`write_staged_snapshot`).
+
+    Returns:
+        The snapshot id now published.
+
+    Raises:
+        TransformError: the staged snapshot is gone, or ``main`` moved since the write (not a fast-forward).
+    """
+    table = catalog.load_table(identifier)
+    staged = table.snapshot_by_id(snapshot_id)
+    audit = table.metadata.refs.get(AUDIT_BRANCH)
+    if staged is None or audit is None or audit.snapshot_id != snapshot_id:
+        raise TransformError(
+            f"cannot publish {identifier}: snapshot {snapshot_id} is no longer the head of its '{AUDIT_BRANCH}' "
+            "branch (another run wrote the table since); run the build again"
+        )
+    head = table.current_snapshot()
+    if head is not None and staged.parent_snapshot_id != head.snapshot_id:
+        raise TransformError(
+            f"cannot publish {identifier}: its published snapshot moved to {head.snapshot_id} while snapshot "
+            f"{snapshot_id} was staged on {staged.parent_snapshot_id}; run the build again"
+        )
+    table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).remove_branch(AUDIT_BRANCH).commit()
+    return snapshot_id
+
+
+def parse_partition_field(text: str) -> tuple[str, str]:
+    """Split ``day(transaction_at)`` into ``("transaction_at", "day")``; a bare column is ``identity``.
+
+    Raises:
+        TransformError: the text is neither ``transform(column)`` nor a column name.
+    """
+    match = _PARTITION_FIELD.match(text)
+    if match is None:
+        raise TransformError(f"partition_by entry {text!r} must be a column or transform(column), e.g. day(ts)")
+    transform, column, bare = match.groups()
+    return (column, transform) if bare is None else (bare, "identity")
+
+
+def _check_strategy(strategy: str, unique_key: str | None, schema: pa.Schema) -> None:
+    if strategy not in STRATEGIES:
+        raise TransformError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if strategy == "merge" and (unique_key is None or unique_key not in schema.names):
+        raise TransformError(
+            f"strategy 'merge' needs unique_key naming one result column (got {unique_key!r}; "
+            f"columns: {', '.join(schema.names)})"
+        )
+
+
+def _load_or_create_table(catalog: Catalog, identifier: str, schema: pa.Schema, partition_by: Sequence[str]) -> Table:
+    try:
+        return catalog.load_table(identifier)
+    except NoSuchTableError:
+        pass
+    fields = [parse_partition_field(text) for text in partition_by]
+    for column, _ in fields:
+        if column not in schema.names:
+            raise TransformError(f"partition column {column!r} of {identifier} is not a result column")
+    with catalog.create_table_transaction(identifier, schema=schema) as txn:
+        if fields:
+            with txn.update_spec() as spec:
+                for column, transform in fields:
+                    name = column if transform == "identity" else f"{column}_{transform}"
+                    spec.add_field(column, parse_transform(transform), name)
+        txn.update_snapshot().fast_append().commit()
+    return catalog.load_table(identifier)
+
+
+def _evolve_schema_for_replace(table: Table, schema: pa.Schema) -> Table:
+    """A full replace may change the columns: add new ones, drop those the query no longer returns."""
+    current = {field.name for field in table.schema().fields}
+    if current == set(schema.names):
+        return table
+    try:
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+            for name in current - set(schema.names):
+                update.delete_column(name)
+    except ValueError as error:
+        raise TransformError(
+            f"cannot change the columns of {'.'.join(table.name())} in place: {error}. Drop the table "
+            "(or rename the model) and build again"
+        ) from None
+    return table.refresh()
+
+
+def _check_compatible(table: Table, schema: pa.Schema) -> None:
+    try:
+        _check_pyarrow_schema_compatible(table.schema(), provided_schema=schema)
+    except ValueError as error:
+        raise TransformError(
+            f"the query's columns no longer match table {'.'.join(table.name())}: {error}. Rebuild it with "
+            "'dbt build --full-refresh --select <model>'"
+        ) from None
+
+
+def _reset_audit_branch(table: Table, base: Snapshot | None) -> None:
+    if base is None:
+        raise TransformError(
+            f"table {'.'.join(table.name())} has no snapshot on main to stage a write on; drop it or write one"
+        )
+    manage = table.manage_snapshots()
+    if AUDIT_BRANCH in table.metadata.refs:
+        manage = manage.remove_branch(AUDIT_BRANCH)
+    manage.create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
+
+
+def _chunks(rows: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in rows:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= CHUNK_ROWS:
+            yield pa.Table.from_batches(pending, schema=rows.schema)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema=rows.schema)
+
+
+def _write_data_files(
+    txn: Transaction, table: Table, chunk: pa.Table, commit_uuid: object, counter: itertools.count[int]
+) -> list[DataFile]:
+    return list(
+        _dataframe_to_data_files(
+            table_metadata=txn.table_metadata,
+            df=chunk,
+            io=table.io,
+            write_uuid=commit_uuid,  # type: ignore[arg-type]
+            counter=counter,
+        )
+    )
+
+
+def _data_files(table: Table, snapshot: Snapshot | None) -> list[DataFile]:
+    """The live data files of ``snapshot`` written with the table's current partition spec (the only one used)."""
+    if snapshot is None:
+        return []
+    spec_id = table.spec().spec_id
+    return [
+        entry.data_file
+        for manifest in snapshot.manifests(table.io)
+        if manifest.partition_spec_id == spec_id
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        if entry.data_file.content == DataFileContent.DATA
+    ]
+
+
+def _files_replaced(strategy: str, live: list[DataFile], added: list[DataFile]) -> list[DataFile]:
+    if strategy == "table":
+        return live
+    if strategy == "insert_overwrite":
+        touched = {data_file.partition for data_file in added}
+        return [data_file for data_file in live if data_file.partition in touched]
+    return []
+
+
+def _rewrite_without_keys(
+    txn: Transaction,
+    table: Table,
+    live: list[DataFile],
+    unique_key: str,
+    new_keys: list[pa.Array],
+    producer: object,
+    counter: itertools.count[int],
+) -> tuple[list[DataFile], list[DataFile]]:
+    """Copy-on-write: each live file holding a key that comes again is rewritten without those rows."""
+    if not new_keys:
+        return [], []
+    keys = pa.chunked_array(new_keys).unique()
+    rewritten: list[DataFile] = []
+    removed: list[DataFile] = []
+    for data_file in live:
+        with table.io.new_input(data_file.file_path).open() as stream:
+            hit = pc.is_in(pq.read_table(stream, columns=[unique_key]).column(unique_key), value_set=keys)
+        if not pc.any(hit).as_py():
+            continue
+        with table.io.new_input(data_file.file_path).open() as stream:
+            existing = pq.read_table(stream)
+        removed.append(data_file)
+        kept = existing.filter(pc.invert(hit))
+        if kept.num_rows:
+            rewritten.extend(_write_data_files(txn, table, kept, producer.commit_uuid, counter))  # type: ignore[attr-defined]
+    return rewritten, removed

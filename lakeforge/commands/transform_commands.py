@@ -1,0 +1,38 @@
+"""Transform commands: run the dbt project (``lakeforge transform [dbt args]``)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lake.catalog import load_catalog
+from lake.dbt_runner import published_by, run_dbt
+from lake.errors import TransformError
+
+console = Console()
+
+
+def transform(ctx: typer.Context) -> None:
+    """Run dbt on dbt_project/ with the given dbt arguments (default: build), then list what it published.
+
+    Examples: `lakeforge transform`, `lakeforge transform build --select features`,
+    `lakeforge transform build --full-refresh`, `lakeforge transform source freshness`.
+    """
+    run = run_dbt(ctx.args)
+    published = published_by(load_catalog(), run.invocation_id)
+    if published:
+        view = Table("table", "rows", "snapshot", "model", title="Published by this dbt run")
+        for table in published:
+            view.add_row(table.name, f"{table.rows:,}", str(table.snapshot_id), table.model)
+        console.print(view)
+    if not run.success:
+        raise TransformError(
+            "dbt reported failures (see its log above); tables whose tests failed were held back and keep "
+            "their previous published snapshot"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the CLI."""
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(transform)

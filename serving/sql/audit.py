@@ -1,0 +1,116 @@
+"""The query audit: every statement the endpoint answers lands in the Iceberg table ``ops.query_log``.
+
+Entries are buffered in memory and appended in batches (one Iceberg commit per batch, never one per query on
+the hot path): when the buffer reaches ``batch_size``, when the server's flush interval elapses, and on
+shutdown.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+QUERY_LOG_TABLE = "ops.query_log"
+
+QUERY_LOG_SCHEMA = Schema(
+    NestedField(1, "query_id", StringType(), required=True),
+    NestedField(2, "user_name", StringType(), required=True),
+    NestedField(3, "source", StringType(), required=False),
+    NestedField(4, "sql", StringType(), required=True),
+    NestedField(5, "state", StringType(), required=True, doc="FINISHED, FAILED or CANCELED"),
+    NestedField(6, "rows", LongType(), required=True),
+    NestedField(7, "duration_ms", LongType(), required=True),
+    NestedField(8, "error_name", StringType(), required=False),
+    NestedField(9, "error_message", StringType(), required=False),
+    NestedField(10, "started_at", TimestamptzType(), required=True),
+)
+
+_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("query_id", pa.large_string(), nullable=False),
+        pa.field("user_name", pa.large_string(), nullable=False),
+        pa.field("source", pa.large_string()),
+        pa.field("sql", pa.large_string(), nullable=False),
+        pa.field("state", pa.large_string(), nullable=False),
+        pa.field("rows", pa.int64(), nullable=False),
+        pa.field("duration_ms", pa.int64(), nullable=False),
+        pa.field("error_name", pa.large_string()),
+        pa.field("error_message", pa.large_string()),
+        pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One answered statement."""
+
+    query_id: str
+    user_name: str
+    source: str | None
+    sql: str
+    state: str
+    rows: int
+    duration_ms: int
+    error_name: str | None
+    error_message: str | None
+    started_at: datetime
+
+
+class QueryLog:
+    """Buffers :class:`AuditEntry` records and appends them to ``ops.query_log`` in batches."""
+
+    def __init__(self, catalog: Catalog, batch_size: int = 500) -> None:
+        self._catalog = catalog
+        self._batch_size = batch_size
+        self._buffer: list[AuditEntry] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def record(self, entry: AuditEntry) -> None:
+        """Buffer one entry; appends the buffer when it is full."""
+        with self._lock:
+            self._buffer.append(entry)
+            full = len(self._buffer) >= self._batch_size
+        if full:
+            self.append_buffered()
+
+    @property
+    def pending(self) -> int:
+        """Entries buffered and not yet appended."""
+        with self._lock:
+            return len(self._buffer)
+
+    def append_buffered(self) -> int:
+        """Append every buffered entry to the Iceberg table in one commit.
+
+        Returns:
+            The number of entries written.
+        """
+        with self._write_lock:
+            with self._lock:
+                entries, self._buffer = self._buffer, []
+            if not entries:
+                return 0
+            batch = pa.Table.from_pylist([asdict(entry) for entry in entries], schema=_ARROW_SCHEMA)
+            try:
+                self._query_log_table().append(batch)
+            except Exception:
+                with self._lock:
+                    self._buffer[:0] = entries
+                raise
+            return len(entries)
+
+    def _query_log_table(self) -> Table:
+        try:
+            return self._catalog.load_table(QUERY_LOG_TABLE)
+        except NoSuchTableError:
+            return self._catalog.create_table_if_not_exists(QUERY_LOG_TABLE, QUERY_LOG_SCHEMA)

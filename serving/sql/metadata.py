@@ -1,0 +1,269 @@
+"""What the endpoint's catalog holds: schemas = Iceberg namespaces, tables = their current snapshots.
+
+Each query starts from a :class:`LakeView`, refreshed cheaply: one query of the SQL catalog's
+``iceberg_tables`` (the JDBC-catalog layout Trino's ``iceberg.catalog.type=jdbc`` reads too) gives every
+table's current metadata location, and only tables whose location changed are loaded again. The
+``information_schema`` and ``system`` tables clients query are built here as small Arrow tables, from
+whatever part of the view the caller's rules let them see.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lake.duck import iceberg_scan_sql
+from serving.sql.types import from_iceberg
+
+INFORMATION_SCHEMA = "information_schema"
+SYSTEM_CATALOG = "system"
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column as Trino shows it."""
+
+    name: str
+    type: str
+    nullable: bool
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One Iceberg table at the snapshot the view was taken."""
+
+    schema: str
+    name: str
+    table: Table = field(compare=False, repr=False)
+    columns: tuple[ColumnInfo, ...] = field(compare=False)
+
+    @property
+    def comment(self) -> str | None:
+        """The table's ``comment`` property, if it has one."""
+        return self.table.properties.get("comment")
+
+    def scan_sql(self, snapshot_id: int | None = None) -> str:
+        """DuckDB table function reading the current snapshot, or ``snapshot_id``."""
+        return iceberg_scan_sql(self.table, snapshot_id)
+
+    def partition_columns(self) -> list[str]:
+        """Trino's ``partitioning`` entries, e.g. ``day(transaction_at)``."""
+        schema = self.table.schema()
+        return [
+            f"{field.transform}({schema.find_field(field.source_id).name})"
+            if str(field.transform) != "identity"
+            else schema.find_field(field.source_id).name
+            for field in self.table.spec().fields
+        ]
+
+
+def _columns_of(table: Table) -> tuple[ColumnInfo, ...]:
+    return tuple(
+        ColumnInfo(field.name, from_iceberg(field.field_type), not field.required, field.doc)
+        for field in table.schema().fields
+    )
+
+
+@dataclass(frozen=True)
+class LakeView:
+    """An immutable picture of the catalog, shared by the queries that started while it was current."""
+
+    schemas: tuple[str, ...]
+    tables: dict[tuple[str, str], LakeTable]
+
+    def table(self, schema: str, name: str) -> LakeTable | None:
+        """The table, or ``None`` when it does not exist (or has no snapshot yet)."""
+        return self.tables.get((schema, name))
+
+    def tables_in(self, schema: str) -> list[LakeTable]:
+        """The tables of one schema, sorted by name."""
+        return sorted((t for (s, _), t in self.tables.items() if s == schema), key=lambda t: t.name)
+
+
+class LakeMetadata:
+    """Keeps a :class:`LakeView` of one SQL catalog fresh, reloading only tables that changed."""
+
+    def __init__(self, catalog: SqlCatalog) -> None:
+        self._catalog = catalog
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str, str], tuple[str, LakeTable]] = {}
+
+    def view(self) -> LakeView:
+        """The catalog as it is now: current metadata of every table that has a snapshot."""
+        with self._lock:
+            locations = self._current_locations()
+            for key in set(self._loaded) - set(locations):
+                del self._loaded[key]
+            for key, location in locations.items():
+                cached = self._loaded.get(key)
+                if cached is None or cached[0] != location:
+                    table = self._catalog.load_table(key)
+                    self._loaded[key] = (location, LakeTable(key[0], key[1], table, _columns_of(table)))
+            tables = {key: entry for key, (_, entry) in self._loaded.items() if entry.table.current_snapshot()}
+            schemas = sorted({ns[0] for ns in self._catalog.list_namespaces()} | {key[0] for key in tables})
+        return LakeView(tuple(schemas), tables)
+
+    def _current_locations(self) -> dict[tuple[str, str], str]:
+        statement = select(
+            IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
+        ).where(IcebergTables.catalog_name == self._catalog.name)
+        with Session(self._catalog.engine) as session:
+            return {(ns, name): str(location) for ns, name, location in session.execute(statement)}
+
+
+@dataclass(frozen=True)
+class VisibleTable:
+    """A table as one user may see it: only the columns the rules leave visible."""
+
+    table: LakeTable
+    columns: tuple[ColumnInfo, ...]
+
+
+@dataclass(frozen=True)
+class Visible:
+    """The part of the lake one user may see: schemas and tables (with visible columns)."""
+
+    catalog: str
+    schemas: tuple[str, ...]
+    tables: tuple[VisibleTable, ...]
+
+
+_S = pa.string()
+_L = pa.int64()
+
+VirtualTable = Callable[[Visible], pa.Table]
+
+
+def _build(columns: list[tuple[str, pa.DataType]], rows: Iterable[tuple]) -> pa.Table:
+    schema = pa.schema(columns)
+    listed = list(rows)
+    return pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in listed], schema=schema)
+
+
+def _schemata(visible: Visible) -> pa.Table:
+    names = sorted({*visible.schemas, INFORMATION_SCHEMA})
+    return _build([("catalog_name", _S), ("schema_name", _S)], ((visible.catalog, s) for s in names))
+
+
+def _tables(visible: Visible) -> pa.Table:
+    return _build(
+        [("table_catalog", _S), ("table_schema", _S), ("table_name", _S), ("table_type", _S)],
+        ((visible.catalog, v.table.schema, v.table.name, "BASE TABLE") for v in visible.tables),
+    )
+
+
+def _columns(visible: Visible) -> pa.Table:
+    return _build(
+        [
+            ("table_catalog", _S),
+            ("table_schema", _S),
+            ("table_name", _S),
+            ("column_name", _S),
+            ("ordinal_position", _L),
+            ("column_default", _S),
+            ("is_nullable", _S),
+            ("data_type", _S),
+            ("comment", _S),
+        ],
+        (
+            (
+                visible.catalog,
+                v.table.schema,
+                v.table.name,
+                c.name,
+                i,
+                None,
+                "YES" if c.nullable else "NO",
+                c.type,
+                c.comment,
+            )
+            for v in visible.tables
+            for i, c in enumerate(v.columns, start=1)
+        ),
+    )
+
+
+def _views(visible: Visible) -> pa.Table:
+    return _build([("table_catalog", _S), ("table_schema", _S), ("table_name", _S), ("view_definition", _S)], ())
+
+
+def _jdbc_catalogs(visible: Visible) -> pa.Table:
+    return _build([("table_cat", _S)], [(visible.catalog,), (SYSTEM_CATALOG,)])
+
+
+def _metadata_catalogs(visible: Visible) -> pa.Table:
+    return _build(
+        [("catalog_name", _S), ("connector_id", _S), ("connector_name", _S)],
+        [(visible.catalog, visible.catalog, "iceberg"), (SYSTEM_CATALOG, SYSTEM_CATALOG, "system")],
+    )
+
+
+def _table_comments(visible: Visible) -> pa.Table:
+    return _build(
+        [("catalog_name", _S), ("schema_name", _S), ("table_name", _S), ("comment", _S)],
+        ((visible.catalog, v.table.schema, v.table.name, v.table.comment) for v in visible.tables),
+    )
+
+
+def _jdbc_schemas(visible: Visible) -> pa.Table:
+    names = sorted({*visible.schemas, INFORMATION_SCHEMA})
+    return _build([("table_schem", _S), ("table_catalog", _S)], ((s, visible.catalog) for s in names))
+
+
+def _jdbc_tables(visible: Visible) -> pa.Table:
+    names = ["table_cat", "table_schem", "table_name", "table_type", "remarks", "type_cat", "type_schem"]
+    names += ["type_name", "self_referencing_col_name", "ref_generation"]
+    return _build(
+        [(name, _S) for name in names],
+        (
+            (visible.catalog, v.table.schema, v.table.name, "TABLE", v.table.comment, None, None, None, None, None)
+            for v in visible.tables
+        ),
+    )
+
+
+def _jdbc_table_types(visible: Visible) -> pa.Table:
+    return _build([("table_type", _S)], [("TABLE",), ("VIEW",)])
+
+
+INFORMATION_SCHEMA_TABLES: dict[str, VirtualTable] = {
+    "schemata": _schemata,
+    "tables": _tables,
+    "columns": _columns,
+    "views": _views,
+}
+"""``information_schema`` tables, present in every catalog."""
+
+SYSTEM_TABLES: dict[tuple[str, str], VirtualTable] = {
+    ("jdbc", "catalogs"): _jdbc_catalogs,
+    ("jdbc", "schemas"): _jdbc_schemas,
+    ("jdbc", "tables"): _jdbc_tables,
+    ("jdbc", "table_types"): _jdbc_table_types,
+    ("metadata", "catalogs"): _metadata_catalogs,
+    ("metadata", "table_comments"): _table_comments,
+}
+"""Tables of the ``system`` catalog that JDBC drivers and SQLAlchemy query."""
+
+
+def show_create_table(catalog: str, table: LakeTable) -> str:
+    """The ``CREATE TABLE`` statement Trino's Iceberg connector prints for a table."""
+    columns = ",\n".join(
+        f"   {c.name} {c.type}{'' if c.nullable else ' NOT NULL'}"
+        + (f" COMMENT '{c.comment.replace(chr(39), chr(39) * 2)}'" if c.comment else "")
+        for c in table.columns
+    )
+    properties = [f"   format = '{table.table.properties.get('write.format.default', 'PARQUET').upper()}'"]
+    partitioning = table.partition_columns()
+    if partitioning:
+        properties.append(f"   partitioning = ARRAY[{', '.join(repr(p) for p in partitioning)}]")
+    properties.append(f"   location = '{table.table.location()}'")
+    with_clause = ",\n".join(properties)
+    return f"CREATE TABLE {catalog}.{table.schema}.{table.name} (\n{columns}\n)\nWITH (\n{with_clause}\n)"

@@ -1,0 +1,343 @@
+"""Trino SQL to DuckDB SQL with sqlglot, every table reference replaced by its governed form.
+
+Each real table a query names (in joins, subqueries, CTEs, ``information_schema``) is resolved against the
+session's catalog and schema, checked against the access rules, and replaced by a subquery over
+``iceberg_scan`` that keeps only visible columns, applies column masks and the row filter, and reads the
+snapshot that Trino's ``FOR VERSION AS OF`` / ``FOR TIMESTAMP AS OF`` asks for. No path reaches a table
+without passing through that subquery, so ``SELECT *``, joins and subqueries are all governed alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, UnsupportedError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+from lake.errors import CatalogError
+from lake.tables import snapshot_id_as_of
+from serving.sql.errors import QueryError, permission_denied
+from serving.sql.metadata import (
+    INFORMATION_SCHEMA,
+    INFORMATION_SCHEMA_TABLES,
+    SYSTEM_CATALOG,
+    SYSTEM_TABLES,
+    LakeTable,
+    LakeView,
+    Visible,
+    VisibleTable,
+)
+from serving.sql.rules import AccessRules, Identity, RuleExpression, TablePolicy
+
+READ_ONLY_MESSAGE = "the Lakeforge SQL endpoint is read-only"
+
+Evaluate = Callable[[str], Any]
+"""Runs one DuckDB scalar expression and returns its value (used for ``FOR TIMESTAMP AS OF``)."""
+
+
+@dataclass
+class Translated:
+    """A query ready for DuckDB: the SQL and the small Arrow tables it reads as ``information_schema``."""
+
+    sql: str
+    virtual_tables: dict[str, pa.Table] = field(default_factory=dict)
+
+
+def parse_trino(sql: str) -> exp.Expression:
+    """Parse one Trino statement.
+
+    Raises:
+        QueryError: ``SYNTAX_ERROR`` with the line and column of the offending token.
+    """
+    try:
+        expressions = sqlglot.parse(sql, read="trino")
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        end_column = first.get("col")
+        column = max(end_column - len(first.get("highlight") or "") + 1, 1) if end_column else None
+        raise QueryError(
+            f"mismatched input: {first.get('description', str(error))}", "SYNTAX_ERROR", first.get("line"), column
+        ) from None
+    statements = [expression for expression in expressions if expression is not None]
+    if len(statements) != 1:
+        raise QueryError("send exactly one statement per request", "SYNTAX_ERROR", 1, 1)
+    return statements[0]
+
+
+def bind_parameters(expression: exp.Expression, parameters: str | None) -> exp.Expression:
+    """Replace the ``?`` placeholders of a prepared statement by the ``USING`` values, in order.
+
+    Raises:
+        QueryError: ``INVALID_PARAMETER_USAGE`` when the counts differ.
+    """
+    values = parse_trino(f"SELECT {parameters}").expressions if parameters else []
+    placeholders = list(expression.find_all(exp.Placeholder, bfs=False))
+    if len(placeholders) != len(values):
+        raise QueryError(
+            f"Incorrect number of parameters: expected {len(placeholders)} but found {len(values)}",
+            "INVALID_PARAMETER_USAGE",
+        )
+    for placeholder, value in zip(placeholders, values, strict=True):
+        placeholder.replace(value.copy())
+    return expression
+
+
+def refuse_writes(expression: exp.Expression) -> None:
+    """Raise Trino's permission-denied error for anything but a query.
+
+    Raises:
+        QueryError: ``PERMISSION_DENIED`` naming the statement kind.
+    """
+    if not isinstance(expression, exp.Query):
+        kind = expression.key.upper() if not isinstance(expression, exp.Command) else str(expression.this).upper()
+        raise permission_denied(f"Cannot execute {kind} statement: {READ_ONLY_MESSAGE}")
+
+
+@dataclass(frozen=True)
+class SessionScope:
+    """Who runs the query and where unqualified names resolve."""
+
+    identity: Identity
+    catalog: str
+    default_catalog: str | None
+    default_schema: str | None
+
+
+class Translator:
+    """Translates queries of one session under one set of access rules."""
+
+    def __init__(self, rules: AccessRules, catalog_name: str) -> None:
+        self.rules = rules
+        self.catalog_name = catalog_name
+
+    def visible(self, identity: Identity, view: LakeView) -> Visible:
+        """The schemas, tables and columns the identity may see (what metadata queries list)."""
+        tables = []
+        for lake_table in view.tables.values():
+            policy = self.rules.table_policy(identity, self.catalog_name, lake_table.schema, lake_table.name)
+            if policy.visible:
+                columns = tuple(c for c in lake_table.columns if c.name not in policy.hidden_columns)
+                tables.append(VisibleTable(lake_table, columns))
+        tables.sort(key=lambda v: (v.table.schema, v.table.name))
+        with_tables = {v.table.schema for v in tables}
+        schemas = tuple(
+            s for s in view.schemas if s in with_tables or self.rules.owns_schema(identity, self.catalog_name, s)
+        )
+        return Visible(self.catalog_name, schemas, tuple(tables))
+
+    def translate(
+        self, expression: exp.Expression, scope: SessionScope, view: LakeView, evaluate: Evaluate
+    ) -> Translated:
+        """Turn a parsed Trino query into governed DuckDB SQL.
+
+        Raises:
+            QueryError: a write, an unknown catalog/schema/table, a denied table or column, or SQL that
+                cannot be translated.
+        """
+        refuse_writes(expression)
+        expression = normalize_identifiers(expression, dialect="trino")
+        _replace_session_functions(expression, scope)
+        translated = Translated("")
+        cte_names = {cte.alias_or_name for cte in expression.find_all(exp.CTE)}
+        resolved: list[tuple[exp.Table, LakeTable, TablePolicy]] = []
+        visible: Visible | None = None
+        for table in list(expression.find_all(exp.Table)):
+            if not isinstance(table.this, exp.Identifier):
+                raise QueryError(f"Table function {table.this.sql('trino')} is not supported", "NOT_SUPPORTED")
+            if not table.db and not table.catalog and table.name in cte_names:
+                continue
+            catalog, schema, name = self._qualify(table, scope)
+            if schema == INFORMATION_SCHEMA or catalog == SYSTEM_CATALOG:
+                visible = visible or self.visible(scope.identity, view)
+                self._replace_virtual(table, catalog, schema, name, visible, translated)
+                continue
+            lake_table = view.table(schema, name)
+            if lake_table is None:
+                if schema not in view.schemas:
+                    raise _not_found("SCHEMA_NOT_FOUND", f"Schema '{schema}' does not exist", table)
+                raise _not_found("TABLE_NOT_FOUND", f"Table '{catalog}.{schema}.{name}' does not exist", table)
+            policy = self.rules.table_policy(scope.identity, catalog, schema, name)
+            if not policy.can_select:
+                raise permission_denied(f"Cannot select from table {catalog}.{schema}.{name}")
+            resolved.append((table, lake_table, policy))
+        _check_hidden_columns(expression, resolved, scope)
+        for table, lake_table, policy in resolved:
+            snapshot = _snapshot_of(table, lake_table, evaluate)
+            table.replace(_governed_subquery(table, lake_table, policy, snapshot, scope))
+        try:
+            translated.sql = expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+        except UnsupportedError as error:
+            raise QueryError(f"cannot translate to DuckDB: {error}", "NOT_SUPPORTED") from None
+        return translated
+
+    def qualify_name(self, parts: list[str], scope: SessionScope) -> tuple[str, str, str]:
+        """``[catalog.][schema.]table`` completed from the session."""
+        return self._complete(parts, scope, None)
+
+    def _qualify(self, table: exp.Table, scope: SessionScope) -> tuple[str, str, str]:
+        parts = [part for part in (table.catalog, table.db, table.name) if part]
+        return self._complete(parts, scope, table)
+
+    def _complete(self, parts: list[str], scope: SessionScope, node: exp.Table | None) -> tuple[str, str, str]:
+        if len(parts) == 1:
+            if scope.default_schema is None:
+                raise _not_found("MISSING_SCHEMA_NAME", "Schema must be specified when session schema is not set", node)
+            parts = [scope.default_schema, *parts]
+        if len(parts) == 2:
+            if scope.default_catalog is None:
+                raise _not_found(
+                    "MISSING_CATALOG_NAME", "Catalog must be specified when session catalog is not set", node
+                )
+            parts = [scope.default_catalog, *parts]
+        catalog, schema, name = parts
+        if catalog not in (self.catalog_name, SYSTEM_CATALOG):
+            raise _not_found("CATALOG_NOT_FOUND", f"Catalog '{catalog}' not found", node)
+        if self.rules.catalog_access(scope.identity, catalog) == "none":
+            raise permission_denied(f"Cannot access catalog {catalog}")
+        return catalog, schema, name
+
+    def _replace_virtual(
+        self, table: exp.Table, catalog: str, schema: str, name: str, visible: Visible, translated: Translated
+    ) -> None:
+        if schema == INFORMATION_SCHEMA:
+            builder = INFORMATION_SCHEMA_TABLES.get(name)
+        else:
+            builder = SYSTEM_TABLES.get((schema, name))
+        if builder is None:
+            raise _not_found("TABLE_NOT_FOUND", f"Table '{catalog}.{schema}.{name}' does not exist", table)
+        registered = f"__lakeforge_{catalog}_{schema}_{name}"
+        if registered not in translated.virtual_tables:
+            translated.virtual_tables[registered] = builder(visible)
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+        table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias))
+
+
+def _not_found(name: str, message: str, node: exp.Expression | None) -> QueryError:
+    line, column = _position(node)
+    return QueryError(message, name, line, column)
+
+
+def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
+    """1-based line and column where a table name starts (sqlglot records where its tokens end)."""
+    if node is None:
+        return None, None
+    first = next((node.args.get(part) for part in ("catalog", "db", "this") if node.args.get(part)), None)
+    if not isinstance(first, exp.Identifier) or "line" not in first.meta:
+        return None, None
+    return first.meta["line"], max(first.meta["col"] - len(first.name) + 1, 1)
+
+
+def _replace_session_functions(expression: exp.Expression, scope: SessionScope) -> None:
+    for node in list(expression.find_all(exp.CurrentUser)):
+        node.replace(exp.Literal.string(scope.identity.user))
+    for node in list(expression.find_all(exp.CurrentCatalog)):
+        node.replace(exp.Literal.string(scope.default_catalog or ""))
+
+
+def _rule_sql(rule: RuleExpression, identity: Identity, error_name: str, what: str) -> str:
+    try:
+        parsed = parse_trino(f"SELECT {rule.sql}").expressions[0]
+    except QueryError as error:
+        raise QueryError(
+            f"{what} {rule.sql!r} in the access rules is not valid SQL: {error.message}", error_name
+        ) from None
+    for node in list(parsed.find_all(exp.CurrentUser)):
+        node.replace(exp.Literal.string(rule.run_as or identity.user))
+    return parsed.sql(dialect="duckdb")
+
+
+def _governed_subquery(
+    table: exp.Table, lake_table: LakeTable, policy: TablePolicy, snapshot: int | None, scope: SessionScope
+) -> exp.Expression:
+    identity = scope.identity
+    projection = []
+    for column in lake_table.columns:
+        if column.name in policy.hidden_columns:
+            continue
+        quoted = exp.to_identifier(column.name, quoted=True).sql(dialect="duckdb")
+        mask = policy.masks.get(column.name)
+        if mask is None:
+            projection.append(quoted)
+        else:
+            projection.append(f"({_rule_sql(mask, identity, 'INVALID_COLUMN_MASK', 'column mask')}) AS {quoted}")
+    where = ""
+    if policy.row_filter is not None:
+        where = f" WHERE {_rule_sql(policy.row_filter, identity, 'INVALID_ROW_FILTER', 'row filter')}"
+    select = sqlglot.parse_one(
+        f"SELECT {', '.join(projection)} FROM {lake_table.scan_sql(snapshot)}{where}", read="duckdb"
+    )
+    alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(lake_table.name))
+    return exp.Subquery(this=select, alias=alias)
+
+
+def _snapshot_of(table: exp.Table, lake_table: LakeTable, evaluate: Evaluate) -> int | None:
+    version = table.args.get("version")
+    if version is None:
+        return None
+    kind = str(version.this).upper()
+    value = evaluate(
+        f"CAST({version.expression.sql(dialect='duckdb')} AS {'BIGINT' if kind == 'VERSION' else 'TIMESTAMPTZ'})"
+    )
+    iceberg = lake_table.table
+    if kind == "VERSION":
+        if iceberg.snapshot_by_id(int(value)) is None:
+            raise QueryError(f"Iceberg snapshot ID does not exists: {value}", "NOT_FOUND")
+        return int(value)
+    if not isinstance(value, datetime):
+        raise QueryError(f"FOR TIMESTAMP AS OF needs a timestamp with time zone, got {value!r}", "TYPE_MISMATCH")
+    try:
+        return snapshot_id_as_of(iceberg, value)
+    except CatalogError as error:
+        raise QueryError(
+            f"No version history table {lake_table.schema}.{lake_table.name}: {error}", "NOT_FOUND"
+        ) from None
+
+
+def _check_hidden_columns(
+    expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]], scope: SessionScope
+) -> None:
+    """Deny, as Trino does, any reference (``*`` included) to a column the rules hide."""
+    hidden = {
+        (lake_table.schema, lake_table.name): policy.hidden_columns
+        for _, lake_table, policy in resolved
+        if policy.hidden_columns
+    }
+    if not hidden:
+        return
+    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for _, lake_table, _ in resolved:
+        columns = {c.name: "varchar" for c in lake_table.columns}
+        schema.setdefault(scope.catalog, {}).setdefault(lake_table.schema, {})[lake_table.name] = columns
+    try:
+        qualified = qualify(
+            expression.copy(),
+            schema=schema,
+            dialect="trino",
+            catalog=scope.default_catalog,
+            db=scope.default_schema,
+            expand_stars=True,
+            validate_qualify_columns=False,
+            identify=False,
+        )
+        scopes = traverse_scope(qualified)
+    except SqlglotError:
+        return
+    for query_scope in scopes:
+        for column in query_scope.columns:
+            source = query_scope.sources.get(column.table)
+            if not isinstance(source, exp.Table):
+                continue
+            denied = hidden.get((source.db, source.name), frozenset())
+            if column.name in denied:
+                raise permission_denied(
+                    f"Cannot select from columns [{column.name}] in table or view "
+                    f"{scope.catalog}.{source.db}.{source.name}"
+                )

@@ -1,0 +1,139 @@
+"""Staged Iceberg writes by strategy, and their publication (write-audit-publish), on a real catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+
+from lake.errors import TransformError
+from lake.materialize import AUDIT_BRANCH, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
+
+TABLE = "staging.events"
+
+
+def _rows(keys: list[str], day: int, value: int = 1) -> pa.RecordBatchReader:
+    table = pa.table(
+        {
+            "key": keys,
+            "value": [value] * len(keys),
+            "at": [datetime(2026, 1, day, 12, tzinfo=UTC)] * len(keys),
+        }
+    )
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
+
+
+def _write_and_publish(catalog: Catalog, rows: pa.RecordBatchReader, strategy: str, **options: object) -> int:
+    staged = write_staged_snapshot(catalog, TABLE, rows, strategy, **options)  # type: ignore[arg-type]
+    return publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
+
+
+def _published(catalog: Catalog) -> list[tuple[str, int, int]]:
+    table = catalog.load_table(TABLE).scan().to_arrow()
+    return sorted(zip(table["key"].to_pylist(), table["value"].to_pylist(), [t.day for t in table["at"].to_pylist()]))
+
+
+def test_a_staged_write_is_invisible_until_published(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
+    before = catalog.load_table(TABLE).current_snapshot()
+
+    staged = write_staged_snapshot(
+        catalog, TABLE, _rows(["c"], day=2), "table", properties={"dbt.invocation-id": "inv-1", "dbt.model": "m"}
+    )
+
+    table = catalog.load_table(TABLE)
+    assert table.current_snapshot().snapshot_id == before.snapshot_id
+    assert _published(catalog) == [("a", 1, 1), ("b", 1, 1)]
+    assert table.metadata.refs[AUDIT_BRANCH].snapshot_id == staged.snapshot_id
+    assert table.scan(snapshot_id=staged.snapshot_id).to_arrow()["key"].to_pylist() == ["c"]
+
+    publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
+
+    table = catalog.load_table(TABLE)
+    assert table.current_snapshot().snapshot_id == staged.snapshot_id
+    assert table.current_snapshot().parent_snapshot_id == before.snapshot_id
+    assert AUDIT_BRANCH not in table.metadata.refs
+    assert table.current_snapshot().summary["dbt.invocation-id"] == "inv-1"
+    assert _published(catalog) == [("c", 1, 2)]
+
+
+def test_full_replace_is_one_overwrite_snapshot(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
+    snapshots_before = len(catalog.load_table(TABLE).metadata.snapshots)
+
+    _write_and_publish(catalog, _rows(["x"], day=1), "table")
+
+    table = catalog.load_table(TABLE)
+    assert len(table.metadata.snapshots) == snapshots_before + 1
+    assert table.current_snapshot().summary.operation.value == "overwrite"
+    assert _published(catalog) == [("x", 1, 1)]
+
+
+def test_append_adds_rows_and_removes_none(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table")
+    _write_and_publish(catalog, _rows(["b", "c"], day=2), "append")
+
+    summary = catalog.load_table(TABLE).current_snapshot().summary
+    assert summary.operation.value == "append"
+    assert summary["added-records"] == "2"
+    assert "deleted-records" not in summary.additional_properties
+    assert _published(catalog) == [("a", 1, 1), ("b", 1, 2), ("c", 1, 2)]
+
+
+def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b"], day=1), "table", partition_by=["day(at)"])
+    _write_and_publish(catalog, _rows(["c"], day=2), "append")
+
+    _write_and_publish(catalog, _rows(["d"], day=2, value=9), "insert_overwrite")
+
+    summary = catalog.load_table(TABLE).current_snapshot().summary
+    assert summary["deleted-records"] == "1"
+    assert _published(catalog) == [("a", 1, 1), ("b", 1, 1), ("d", 9, 2)]
+
+
+def test_merge_replaces_rows_whose_key_comes_again(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b", "c"], day=1), "table")
+
+    _write_and_publish(catalog, _rows(["b", "z"], day=3, value=7), "merge", unique_key="key")
+
+    assert _published(catalog) == [("a", 1, 1), ("b", 7, 3), ("c", 1, 1), ("z", 7, 3)]
+    assert catalog.load_table(TABLE).current_snapshot().summary["deleted-records"] == "3"
+
+
+def test_publishing_after_the_published_head_moved_is_refused(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table")
+    staged = write_staged_snapshot(catalog, TABLE, _rows(["b"], day=1), "table")
+    catalog.load_table(TABLE).append(_rows(["c"], day=1).read_all())
+
+    with pytest.raises(TransformError, match="moved"):
+        publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
+    assert _published(catalog) == [("a", 1, 1), ("c", 1, 1)]
+
+
+def test_bad_requests_name_what_was_wrong(catalog: Catalog) -> None:
+    with pytest.raises(TransformError, match="unknown strategy 'upsert'"):
+        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "upsert")
+    with pytest.raises(TransformError, match="needs unique_key"):
+        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "merge", unique_key="missing")
+    with pytest.raises(TransformError, match="partition column 'nope'"):
+        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "table", partition_by=["day(nope)"])
+    _write_and_publish(catalog, _rows(["a"], day=1), "table")
+    other = pa.table({"key": [1]})
+    with pytest.raises(TransformError, match="--full-refresh"):
+        write_staged_snapshot(catalog, TABLE, pa.RecordBatchReader.from_batches(other.schema, other.to_batches()), "append")
+    assert _published(catalog) == [("a", 1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("day(transaction_at)", ("transaction_at", "day")), ("region", ("region", "identity"))],
+)
+def test_partition_fields_are_parsed(text: str, expected: tuple[str, str]) -> None:
+    assert parse_partition_field(text) == expected
+
+
+def test_a_malformed_partition_field_is_refused() -> None:
+    with pytest.raises(TransformError, match="transform\\(column\\)"):
+        parse_partition_field("day(")
