@@ -38,3 +38,11 @@ class GenerateError(LakeforgeError):
 
 class FeaturesError(LakeforgeError):
     """A feature-store request cannot be served (bad entity frame, unknown view, materialization out of order)."""
+
+
+class ModelsError(LakeforgeError):
+    """A training, evaluation or model-registry request cannot be carried out (no data, unknown version or alias)."""
+
+
+class ScoringError(LakeforgeError):
+    """The scoring service cannot start or answer: no champion model, no feature store, a bad service option."""

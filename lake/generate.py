@@ -9,7 +9,9 @@ day at a time and still end with the same lake. See :mod:`lake.generate_activity
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +28,8 @@ from lake.generate_world import World
 FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
 """Output format -> file extension."""
 TABLES = ("customers", "cards", "merchants", "transactions", "chargebacks")
+WRITES_IN_FLIGHT = 2
+"""Files being written in the background while the next day is generated (bounds memory)."""
 ISO_UTC = "%Y-%m-%dT%H:%M:%S%.6f%:z"
 """Timestamps in text files: ISO-8601 with microseconds and an explicit UTC offset."""
 
@@ -74,15 +78,21 @@ def write_landing_files(
     tables = generate_landing_tables(rows, days, seed, start_day, start_date)
     _prepare_folder(out)
     written: dict[str, list[Path]] = {table: [] for table in TABLES}
-    selected_days = days if start_day is None else 1
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task(f"generating {rows:,} transactions", total=selected_days)
+    with Progress(*columns, disable=not progress) as bar, ThreadPoolExecutor(max_workers=1) as writer:
+        task = bar.add_task(f"generating {rows:,} transactions", total=days if start_day is None else 1)
+        pending: deque[tuple[str, Future[Path]]] = deque()
         for landing in tables:
             if landing.data.num_rows:
-                written[landing.table].append(write_table_file(landing.data, out / f"{landing.stem}.{FORMATS[fmt]}"))
+                path = out / f"{landing.stem}.{FORMATS[fmt]}"
+                pending.append((landing.table, writer.submit(write_table_file, landing.data, path)))
+            while len(pending) > WRITES_IN_FLIGHT:
+                table, future = pending.popleft()
+                written[table].append(future.result())
             if landing.table == "chargebacks":
                 bar.advance(task)
+        for table, future in pending:
+            written[table].append(future.result())
     return written
 
 

@@ -50,11 +50,13 @@ CURRENCIES = ("EUR", "USD", "GBP")
 CITY_CURRENCY = np.array([CURRENCIES.index(city.currency) for city in CITIES])
 
 LEGIT_HOURS = np.array([
-    0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.5, 1.2, 2.0, 2.5, 2.8, 3.2, 4.0, 3.6, 3.0, 2.8, 3.0, 3.6, 4.2, 4.0, 3.2, 2.4, 1.5, 0.8,
+    0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.5, 1.2, 2.0, 2.5, 2.8, 3.2,  # 00:00-11:59
+    4.0, 3.6, 3.0, 2.8, 3.0, 3.6, 4.2, 4.0, 3.2, 2.4, 1.5, 0.8,  # 12:00-23:59
 ])  # fmt: skip
 """Relative traffic per UTC hour: quiet nights, lunch and evening peaks."""
 FRAUD_HOURS = np.array([
-    1.6, 1.8, 1.9, 1.8, 1.5, 1.2, 1.0, 1.0, 1.1, 1.2, 1.2, 1.3, 1.4, 1.3, 1.2, 1.2, 1.3, 1.4, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5,
+    1.6, 1.8, 1.9, 1.8, 1.5, 1.2, 1.0, 1.0, 1.1, 1.2, 1.2, 1.3,  # 00:00-11:59
+    1.4, 1.3, 1.2, 1.2, 1.3, 1.4, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5,  # 12:00-23:59
 ])  # fmt: skip
 """Fraud is flatter over the day and peaks at night, when cardholders sleep."""
 USUAL_SLOT_WEIGHTS = np.array([0.3, 0.2, 0.14, 0.1, 0.09, 0.07, 0.05, 0.05])
@@ -191,9 +193,14 @@ class DailyActivity:
         device_lon[unknown_device] = np.nan
         return self._activity(day, 0, card, merchant, amount, channel, device_lat, device_lon, offset)
 
-    def _draw_fraud(self, day: int) -> Fraud:
-        world, rng = self.world, self.world.rng("fraud", day)
-        target = int(world.fraud_counts[day])
+    def _draw_incidents(
+        self, rng: np.random.Generator, day: int, target: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fraud incidents of a day (kind, card, rows, ends with a cash-out), cut to exactly ``target`` rows.
+
+        Breach victims whose fraud falls on this day come first; random incidents of the other kinds follow.
+        """
+        world = self.world
         victims = np.flatnonzero(world.victims.fraud_day == day)
         kind = np.concatenate([np.full(len(victims), BREACH_VICTIM), rng.choice(4, size=target, p=INCIDENT_WEIGHTS)])
         card = np.concatenate([world.victims.card[victims], rng.integers(0, len(world.card_city), target)])
@@ -204,12 +211,18 @@ class DailyActivity:
             [rng.integers(3, 9, m) + cash_out, rng.integers(1, 3, m), rng.integers(2, 5, m), rng.integers(1, 4, m)],
             rng.integers(1, 3, m),
         )
+        # Every random incident has at least one row, so the first `target` incidents always reach `target` rows.
         end = np.cumsum(size)
-        kept = int(np.searchsorted(end, target))
-        if kept < m:
-            size[kept] -= end[kept] - target
-        kind, card, size, cash_out = kind[: kept + 1], card[: kept + 1], size[: kept + 1], cash_out[: kept + 1]
-        kind, card, size, cash_out = kind[size > 0], card[size > 0], size[size > 0], cash_out[size > 0]
+        last = int(np.searchsorted(end, target))
+        if last < m:
+            size[last] -= end[last] - target
+        kept = np.flatnonzero(size[: last + 1] > 0)
+        return kind[kept], card[kept], size[kept], cash_out[kept]
+
+    def _draw_fraud(self, day: int) -> Fraud:
+        world, rng = self.world, self.world.rng("fraud", day)
+        target = int(world.fraud_counts[day])
+        kind, card, size, cash_out = self._draw_incidents(rng, day, target)
         m = len(kind)
 
         incident = np.repeat(np.arange(m), size)
@@ -309,8 +322,8 @@ class DailyActivity:
             merchant=merchant,
             amount_cents=np.clip(amount, 1, 100_000_000).astype(np.int64),
             channel=channel,
-            lat=np.where(online, device_lat, world.merchant_lat[merchant]),
-            lon=np.where(online, device_lon, world.merchant_lon[merchant]),
+            lat=np.where(online, np.round(device_lat, 6), world.merchant_lat[merchant]),
+            lon=np.where(online, np.round(device_lon, 6), world.merchant_lon[merchant]),
             at_us=world.origin_us + day * DAY_US + offset_us.astype(np.int64),
             transaction_id=self._ids("tx_", self._transaction_salt, day, stream, len(card)),
         )

@@ -132,7 +132,7 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
     return 6371.0 * 2 * np.arcsin(np.sqrt(a))
 
 
-def contract_table(table: str, columns: dict[str, object]) -> pa.Table:
+def contract_table(table: str, columns: dict[str, pa.Array | np.ndarray]) -> pa.Table:
     """An Arrow table with exactly the contract's schema of ``raw.<table>`` (NaN floats become nulls)."""
     schema = get_contract(table).arrow_schema()
     arrays = []
@@ -141,7 +141,9 @@ def contract_table(table: str, columns: dict[str, object]) -> pa.Table:
         if isinstance(values, pa.Array):
             arrays.append(values.cast(field.type))
         else:
-            arrays.append(pa.array(values, type=field.type, from_pandas=True))
+            values = np.asarray(values)
+            missing = np.isnan(values) if values.dtype.kind == "f" else None
+            arrays.append(pa.array(values, type=field.type, mask=missing))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -184,8 +186,8 @@ class World:
 
     def _draw_customers(self, rng: np.random.Generator, n: int) -> None:
         self.customer_city = rng.choice(len(CITIES), size=n, p=CITY_WEIGHT / CITY_WEIGHT.sum())
-        self.home_lat = CITY_LAT[self.customer_city] + rng.normal(0, 0.05, n)
-        self.home_lon = CITY_LON[self.customer_city] + rng.normal(0, 0.05, n)
+        self.home_lat = np.round(CITY_LAT[self.customer_city] + rng.normal(0, 0.05, n), 6)
+        self.home_lon = np.round(CITY_LON[self.customer_city] + rng.normal(0, 0.05, n), 6)
         self.customer_created_us = self.origin_us - rng.integers(30 * DAY_US, 3650 * DAY_US, n)
         first = rng.integers(0, len(FIRST_NAMES), n)
         last = rng.integers(0, len(LAST_NAMES), n)
@@ -198,8 +200,8 @@ class World:
         extra = rng.integers(0, n_cities * n_categories, n - len(every_pair))
         pairs = np.sort(np.concatenate([every_pair, extra]))
         self.merchant_city, self.merchant_category = np.divmod(pairs, n_categories)
-        self.merchant_lat = CITY_LAT[self.merchant_city] + rng.normal(0, 0.04, n)
-        self.merchant_lon = CITY_LON[self.merchant_city] + rng.normal(0, 0.04, n)
+        self.merchant_lat = np.round(CITY_LAT[self.merchant_city] + rng.normal(0, 0.04, n), 6)
+        self.merchant_lon = np.round(CITY_LON[self.merchant_city] + rng.normal(0, 0.04, n), 6)
         self._merchant_created_us = self.origin_us - rng.integers(30 * DAY_US, 7300 * DAY_US, n)
         self._merchant_word = rng.integers(0, len(MERCHANT_WORDS), n)
         counts = np.bincount(pairs, minlength=n_cities * n_categories)

@@ -13,7 +13,14 @@ import typer
 from rich.console import Console
 
 from lake.errors import LakeforgeError
-from lakeforge.commands import generate_commands, ingest_commands, lake_commands, sql_commands, transform_commands
+from lakeforge.commands import (
+    features_commands,
+    generate_commands,
+    ingest_commands,
+    lake_commands,
+    sql_commands,
+    transform_commands,
+)
 
 app = typer.Typer(
     name="lakeforge",
@@ -22,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (lake_commands, ingest_commands, generate_commands, transform_commands, sql_commands):
+for module in (lake_commands, ingest_commands, generate_commands, transform_commands, sql_commands, features_commands):
     module.register(app)
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("bench_ingest", "bench_generate")
+BENCHMARKS = ("bench_ingest", "bench_generate", "bench_dbt", "bench_sql", "bench_feast")
 """Module names under ``scripts`` (e.g. ``bench_ingest``), run in this order."""
 
 

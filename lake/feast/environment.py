@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from feast import FeatureStore
+
+from lake.errors import FeaturesError
 from lake.settings import PROJECT_ROOT, Settings, get_settings
 
 FEATURE_REPO = PROJECT_ROOT / "feature_repo"
@@ -74,9 +78,9 @@ def export_feast_environment(settings: Settings | None = None) -> dict[str, str]
 
 
 def shell_exports(settings: Settings | None = None) -> str:
-    """``export NAME='value'`` lines for :func:`feast_environment`, for ``eval`` in a POSIX shell."""
+    """``export NAME='value'`` lines for ``eval`` in a POSIX shell (the local folders are created too)."""
     lines = []
-    for name, value in feast_environment(settings).items():
+    for name, value in export_feast_environment(settings).items():
         quoted = value.replace("'", "'\"'\"'")
         lines.append(f"export {name}='{quoted}'")
     return "\n".join(lines)
@@ -101,3 +105,45 @@ def iceberg_source_options(settings: Settings | None = None) -> dict[str, Any]:
         "warehouse": str(settings.catalog.warehouse),
         "catalog_properties": properties,
     }
+
+
+def open_feature_store(settings: Settings | None = None, repo_path: Path = FEATURE_REPO) -> FeatureStore:
+    """The Feast store of ``feature_repo/`` for the profile (its environment exported first).
+
+    Args:
+        settings: settings to use; default: the process settings.
+        repo_path: the Feast repository.
+
+    Raises:
+        FeaturesError: the repository has no ``feature_store.yaml``.
+    """
+    if not (repo_path / "feature_store.yaml").is_file():
+        raise FeaturesError(f"no feature_store.yaml in {repo_path}; point to the feature repository")
+    export_feast_environment(settings)
+    return FeatureStore(repo_path=str(repo_path))
+
+
+def apply_feature_repo(settings: Settings | None = None, repo_path: Path = FEATURE_REPO) -> None:
+    """Register the repository's entities, sources, views and services and create the online tables.
+
+    Runs what ``feast apply`` runs, with the profile's environment exported first. The repository's modules
+    are imported afresh each time, so edits and settings changes in a long-lived process are picked up.
+
+    Args:
+        settings: settings to use; default: the process settings.
+        repo_path: the Feast repository.
+    """
+    from feast.repo_config import load_repo_config
+    from feast.repo_operations import apply_total, cli_check_repo
+
+    export_feast_environment(settings)
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, "__file__", None) or "/").parent.resolve() == repo_path.resolve():
+            del sys.modules[name]
+    working_directory = Path.cwd()
+    try:
+        cli_check_repo(repo_path, repo_path / "feature_store.yaml")
+        config = load_repo_config(repo_path, repo_path / "feature_store.yaml")
+        apply_total(config, repo_path, skip_source_validation=False)
+    finally:
+        os.chdir(working_directory)

@@ -125,12 +125,14 @@ class _Batch:
         self.record.quarantine_reasons = dict(self.reasons)
 
     def discard(self, reason: str) -> None:
-        """Forget everything written: the file is rejected whole and nothing of it is appended."""
+        """Forget the data files written: the file is rejected whole and nothing of it is appended.
+
+        Columns added to the table on the way stay (they are nullable) and stay in the record.
+        """
         delete_data_files(self.raw, self.raw_files)
         delete_data_files(self.quarantine, self.quarantine_files)
         self.record.status, self.record.rejection_reason = REJECTED, reason
         self.record.rows_appended = self.record.rows_quarantined = 0
-        self.record.added_columns = []
 
 
 def _arrow_schema(chunk: pl.DataFrame, text: bool) -> pa.Schema:
@@ -174,7 +176,7 @@ def ingest_file(
     )
     batches = create_batches_table_if_missing(catalog)
     if find_ingested_batch(batches, record.batch_id) is not None:
-        record.status = SKIPPED
+        record.status, record.duration_s = SKIPPED, time.perf_counter() - started
         return record
     batch = _Batch(catalog, source, record)
     try:

@@ -22,7 +22,11 @@ def config() -> None:
 
 def tables() -> None:
     """List every Iceberg table: rows, data files, size, snapshots and last commit time."""
-    view = Table("table", "rows", "files", "size", "snapshots", "last commit (UTC)", title="Lakeforge tables")
+    view = Table(title="Lakeforge tables")
+    view.add_column("table", no_wrap=True)
+    for heading in ("rows", "files", "size", "snapshots"):
+        view.add_column(heading, justify="right", no_wrap=True)
+    view.add_column("last commit (UTC)", no_wrap=True)
     for stats in list_table_stats(load_catalog()):
         view.add_row(
             stats.name,
@@ -30,7 +34,7 @@ def tables() -> None:
             f"{stats.files:,}",
             _human_bytes(stats.size_bytes),
             str(stats.snapshots),
-            stats.last_commit.strftime("%Y-%m-%d %H:%M:%S") if stats.last_commit else "-",
+            stats.last_commit.strftime("%Y-%m-%d %H:%M") if stats.last_commit else "-",
         )
     console.print(view)
 

@@ -7,6 +7,7 @@ query back instead of filling memory. The HTTP side only waits for pages (:meth:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -16,9 +17,11 @@ from typing import Any
 
 import duckdb
 import orjson
+from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 from lake.duck import connect
+from lake.errors import SqlEndpointError
 from lake.settings import Settings
 from serving.sql.audit import AuditEntry, QueryLog
 from serving.sql.errors import QueryError
@@ -39,7 +42,14 @@ PAGES_AHEAD = 3
 class Engine:
     """What every query shares: settings, the DuckDB database, the catalog view, the rules and the audit log."""
 
-    def __init__(self, settings: Settings, catalog: SqlCatalog, rules: AccessRules, query_log: QueryLog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, rules: AccessRules, query_log: QueryLog) -> None:
+        """Open the shared DuckDB database and catalog view.
+
+        Raises:
+            SqlEndpointError: the catalog is not a SQL (JDBC-layout) catalog the endpoint can watch.
+        """
+        if not isinstance(catalog, SqlCatalog):
+            raise SqlEndpointError(f"the SQL endpoint needs a SqlCatalog, got {type(catalog).__name__}")
         self.settings = settings
         self.database = connect(settings)
         self.database.execute("SET GLOBAL TimeZone = 'UTC'")
@@ -101,12 +111,11 @@ class Query:
         cursor = self.engine.database.cursor()
         deadline = Deadline(self.engine.planner.timeout_s(self.session), cursor.interrupt)
         with self._changed:
-            if self._cancelled:
-                cursor.close()
-                return
             self._cursor, self._state = cursor, "RUNNING"
         deadline.start()
         try:
+            if self._cancelled:
+                raise _canceled()
             self._execute(cursor, deadline)
             self._finish(None)
         except QueryError as error:
@@ -169,19 +178,14 @@ class Query:
         return int((time.perf_counter() - self._start) * 1000)
 
     def cancel(self) -> None:
-        """Stop the query where it runs (the client sent DELETE)."""
+        """Stop the query where it runs (the client sent DELETE, or nobody came back for it)."""
         with self._changed:
             self._cancelled = True
-            cursor = self._cursor
+            cursor = None if self._done else self._cursor
             self._changed.notify_all()
-            if self._state == "QUEUED":
-                self._finish_cancelled_unstarted()
-        if cursor is not None and not self._done:
-            cursor.interrupt()
-
-    def _finish_cancelled_unstarted(self) -> None:
-        self._error = _canceled()
-        self._done = True
+        if cursor is not None:
+            with contextlib.suppress(duckdb.Error):
+                cursor.interrupt()
 
     @property
     def done(self) -> bool:

@@ -10,6 +10,7 @@ whatever part of the view the caller's rules let them see.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -19,7 +20,6 @@ from pyiceberg.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lake.duck import iceberg_scan_sql
 from serving.sql.types import from_iceberg
 
 INFORMATION_SCHEMA = "information_schema"
@@ -49,10 +49,6 @@ class LakeTable:
     def comment(self) -> str | None:
         """The table's ``comment`` property, if it has one."""
         return self.table.properties.get("comment")
-
-    def scan_sql(self, snapshot_id: int | None = None) -> str:
-        """DuckDB table function reading the current snapshot, or ``snapshot_id``."""
-        return iceberg_scan_sql(self.table, snapshot_id)
 
     def partition_columns(self) -> list[str]:
         """Trino's ``partitioning`` entries, e.g. ``day(transaction_at)``."""
@@ -91,10 +87,16 @@ class LakeView:
 class LakeMetadata:
     """Keeps a :class:`LakeView` of one SQL catalog fresh, reloading only tables that changed."""
 
-    def __init__(self, catalog: SqlCatalog) -> None:
+    def __init__(self, catalog: SqlCatalog, namespaces_ttl_s: float = 1.0) -> None:
+        """Args:
+        catalog: the SQL catalog to watch.
+        namespaces_ttl_s: how long the list of (possibly empty) namespaces is reused before it is read again.
+        """
         self._catalog = catalog
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, str], tuple[str, LakeTable]] = {}
+        self._namespaces_ttl_s = namespaces_ttl_s
+        self._namespaces: tuple[float, set[str]] = (float("-inf"), set())
 
     def view(self) -> LakeView:
         """The catalog as it is now: current metadata of every table that has a snapshot."""
@@ -108,8 +110,15 @@ class LakeMetadata:
                     table = self._catalog.load_table(key)
                     self._loaded[key] = (location, LakeTable(key[0], key[1], table, _columns_of(table)))
             tables = {key: entry for key, (_, entry) in self._loaded.items() if entry.table.current_snapshot()}
-            schemas = sorted({ns[0] for ns in self._catalog.list_namespaces()} | {key[0] for key in tables})
+            schemas = sorted(self._namespace_names() | {key[0] for key in locations})
         return LakeView(tuple(schemas), tables)
+
+    def _namespace_names(self) -> set[str]:
+        read_at, names = self._namespaces
+        if time.monotonic() - read_at > self._namespaces_ttl_s:
+            names = {namespace[0] for namespace in self._catalog.list_namespaces()}
+            self._namespaces = (time.monotonic(), names)
+        return names
 
     def _current_locations(self) -> dict[tuple[str, str], str]:
         statement = select(

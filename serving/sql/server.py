@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 SHIPPED_RULES = PROJECT_ROOT / "deploy" / "trino" / "rules.json"
 """Rules used when ``settings.sql.rules_file`` is unset."""
+SHIPPED_GROUPS = PROJECT_ROOT / "deploy" / "trino" / "group.txt"
+"""Groups used when ``settings.sql.group_file`` is unset (the shipped rules grant by group)."""
 FIRST_PAGE_WAIT_S = 1.0
 """How long a submission waits for its first page before answering ``QUEUED``/``RUNNING``."""
 PAGE_WAIT_S = 1.0
@@ -42,7 +45,6 @@ WORKERS = 32
 """Queries running (or holding unread pages) at once."""
 
 ENGINE_KEY = web.AppKey("engine", Engine)
-STATE_KEY = web.AppKey("state", "ServerState")
 STARTED_KEY = web.AppKey("started", float)
 
 
@@ -56,6 +58,9 @@ class ServerState:
         self.workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lakeforge-sql")
 
 
+STATE_KEY = web.AppKey("state", ServerState)
+
+
 def build_app(settings: Settings) -> web.Application:
     """The aiohttp application serving Trino's protocol over the lake of ``settings``.
 
@@ -65,7 +70,7 @@ def build_app(settings: Settings) -> web.Application:
     sql = settings.sql
     rules = load_rules(sql.rules_file or SHIPPED_RULES)
     passwords = load_password_file(sql.password_file) if sql.password_file else None
-    groups = load_group_file(sql.group_file) if sql.group_file else {}
+    groups = load_group_file(sql.group_file or SHIPPED_GROUPS)
     if passwords is None:
         log.warning(
             "authentication is OFF: any client may claim any user. Set LAKEFORGE_SQL__PASSWORD_FILE to a "
@@ -228,17 +233,20 @@ def _respond(request: web.Request, state: ServerState, query: Query, progress: P
     body = orjson.dumps(document)
     if progress.data is not None:
         body = body[:-1] + b',"data":' + progress.data + b"}"
-    headers = progress.headers if progress.next_token is None or progress.update_type else {}
-    return web.Response(body=body, content_type="application/json", headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=progress.headers)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the endpoint until interrupted (Ctrl-C or SIGTERM), flushing the audit log on the way out.
 
+    The objects loaded at start (catalog, DuckDB, libraries) are frozen out of the garbage collector, so the
+    collections that result pages trigger stay short instead of rescanning the whole heap.
+
     Raises:
         SqlEndpointError: the rules, password or group file cannot be used.
     """
     app = build_app(settings)
+    gc.freeze()
     web.run_app(
         app,
         host=host or settings.sql.host,

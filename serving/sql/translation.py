@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 import pyarrow as pa
 import sqlglot
@@ -69,7 +70,7 @@ def parse_trino(sql: str) -> exp.Expression:
     statements = [expression for expression in expressions if expression is not None]
     if len(statements) != 1:
         raise QueryError("send exactly one statement per request", "SYNTAX_ERROR", 1, 1)
-    return statements[0]
+    return cast(exp.Expression, statements[0])
 
 
 def bind_parameters(expression: exp.Expression, parameters: str | None) -> exp.Expression:
@@ -238,42 +239,52 @@ def _position(node: exp.Expression | None) -> tuple[int | None, int | None]:
 def _replace_session_functions(expression: exp.Expression, scope: SessionScope) -> None:
     for node in list(expression.find_all(exp.CurrentUser)):
         node.replace(exp.Literal.string(scope.identity.user))
-    for node in list(expression.find_all(exp.CurrentCatalog)):
-        node.replace(exp.Literal.string(scope.default_catalog or ""))
+    for catalog_node in list(expression.find_all(exp.CurrentCatalog)):
+        catalog_node.replace(exp.Literal.string(scope.default_catalog or ""))
 
 
-def _rule_sql(rule: RuleExpression, identity: Identity, error_name: str, what: str) -> str:
+def _rule_expression(rule: RuleExpression, identity: Identity, error_name: str, what: str) -> exp.Expression:
     try:
-        parsed = parse_trino(f"SELECT {rule.sql}").expressions[0]
+        parsed = _parse_rule(rule.sql).copy()
     except QueryError as error:
         raise QueryError(
             f"{what} {rule.sql!r} in the access rules is not valid SQL: {error.message}", error_name
         ) from None
     for node in list(parsed.find_all(exp.CurrentUser)):
         node.replace(exp.Literal.string(rule.run_as or identity.user))
-    return parsed.sql(dialect="duckdb")
+    return parsed
+
+
+@lru_cache(maxsize=1024)
+def _parse_rule(sql: str) -> exp.Expression:
+    return parse_trino(f"SELECT {sql}").expressions[0]
+
+
+def _iceberg_scan(lake_table: LakeTable, snapshot: int | None) -> exp.Table:
+    """``iceberg_scan('<metadata>'[, snapshot_from_id = n])`` as a table expression (what lake.duck emits)."""
+    arguments: list[exp.Expression] = [exp.Literal.string(lake_table.table.metadata_location)]
+    if snapshot is not None:
+        arguments.append(exp.EQ(this=exp.column("snapshot_from_id"), expression=exp.Literal.number(snapshot)))
+    return exp.Table(this=exp.Anonymous(this="iceberg_scan", expressions=arguments))
 
 
 def _governed_subquery(
     table: exp.Table, lake_table: LakeTable, policy: TablePolicy, snapshot: int | None, scope: SessionScope
 ) -> exp.Expression:
     identity = scope.identity
-    projection = []
+    projection: list[exp.Expr] = []
     for column in lake_table.columns:
         if column.name in policy.hidden_columns:
             continue
-        quoted = exp.to_identifier(column.name, quoted=True).sql(dialect="duckdb")
         mask = policy.masks.get(column.name)
         if mask is None:
-            projection.append(quoted)
+            projection.append(exp.column(column.name, quoted=True))
         else:
-            projection.append(f"({_rule_sql(mask, identity, 'INVALID_COLUMN_MASK', 'column mask')}) AS {quoted}")
-    where = ""
+            masked = _rule_expression(mask, identity, "INVALID_COLUMN_MASK", "column mask")
+            projection.append(exp.alias_(exp.Paren(this=masked), column.name, quoted=True))
+    select = exp.select(*projection).from_(_iceberg_scan(lake_table, snapshot))
     if policy.row_filter is not None:
-        where = f" WHERE {_rule_sql(policy.row_filter, identity, 'INVALID_ROW_FILTER', 'row filter')}"
-    select = sqlglot.parse_one(
-        f"SELECT {', '.join(projection)} FROM {lake_table.scan_sql(snapshot)}{where}", read="duckdb"
-    )
+        select = select.where(_rule_expression(policy.row_filter, identity, "INVALID_ROW_FILTER", "row filter"))
     alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(lake_table.name))
     return exp.Subquery(this=select, alias=alias)
 
@@ -312,10 +323,11 @@ def _check_hidden_columns(
     }
     if not hidden:
         return
-    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    tables: dict[str, dict[str, dict[str, str]]] = {}
     for _, lake_table, _ in resolved:
         columns = {c.name: "varchar" for c in lake_table.columns}
-        schema.setdefault(scope.catalog, {}).setdefault(lake_table.schema, {})[lake_table.name] = columns
+        tables.setdefault(lake_table.schema, {})[lake_table.name] = columns
+    schema: dict[str, object] = {scope.catalog: tables}
     try:
         qualified = qualify(
             expression.copy(),

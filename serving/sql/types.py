@@ -238,21 +238,24 @@ _DUCKDB_SIMPLE: dict[str, TrinoType] = {
 }
 
 
+_NESTED_OR_PARAMETRIC = ("decimal", "list", "array", "map", "struct")
+
+
 def from_duckdb(duck: DuckDBPyType) -> TrinoType:
     """The Trino type a DuckDB result column is reported as (unknown DuckDB types become ``varchar``)."""
     kind = duck.id
     if kind in _DUCKDB_SIMPLE:
         return _DUCKDB_SIMPLE[kind]
+    children: list[tuple[str, Any]] = list(duck.children) if kind in _NESTED_OR_PARAMETRIC else []
     if kind == "decimal":
-        params = dict(duck.children)
+        params = dict(children)
         return decimal_type(int(params["precision"]), int(params["scale"]))
     if kind in ("list", "array"):
-        return array_type(from_duckdb(duck.children[0][1]))
+        return array_type(from_duckdb(children[0][1]))
     if kind == "map":
-        children = dict(duck.children)
-        return map_type(from_duckdb(children["key"]), from_duckdb(children["value"]))
+        return map_type(from_duckdb(dict(children)["key"]), from_duckdb(dict(children)["value"]))
     if kind == "struct":
-        return row_type([(name, from_duckdb(child)) for name, child in duck.children])
+        return row_type([(name, from_duckdb(child)) for name, child in children])
     return TrinoType("varchar", "varchar", (_long(UNBOUNDED_VARCHAR),), str, _as_strings)
 
 

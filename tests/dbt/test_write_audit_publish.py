@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pyarrow as pa
 import pytest
@@ -11,7 +10,7 @@ from pyiceberg.expressions import EqualTo
 
 from lake.dbt_runner import DbtRun
 from lake.materialize import AUDIT_BRANCH
-from tests.dbt.conftest import START, DbtLake, append_raw, land_days, transactions_of_day
+from tests.dbt.conftest import DbtLake, append_raw, land_days, transactions_of_day
 
 GUARDED = ("staging.stg_payments__transactions", "curated.fct_transactions", "features.card_features")
 BAD_ID = "tx-planted-bad"
@@ -37,8 +36,8 @@ def planted(dbt_lake: DbtLake) -> PlantedRun:
     published = {name: dbt_lake.catalog.load_table(name).current_snapshot().snapshot_id for name in GUARDED}
     contents = {name: dbt_lake.read(name) for name in GUARDED}
 
-    bad = transactions_of_day(2)[0] | {"transaction_id": BAD_ID, "currency": "XXX"}
-    append_raw(dbt_lake.catalog, "transactions", [bad | {"transaction_at": START + timedelta(days=2)}])
+    good, *rest = transactions_of_day(2)
+    append_raw(dbt_lake.catalog, "transactions", [*rest, good | {"transaction_id": BAD_ID, "currency": "XXX"}])
     failed = dbt_lake.dbt("build")
     after_failed = {name: dbt_lake.catalog.load_table(name).current_snapshot().snapshot_id for name in GUARDED}
     contents_after_failed = {name: dbt_lake.read(name) for name in GUARDED}

@@ -32,7 +32,9 @@ def _write_and_publish(catalog: Catalog, rows: pa.RecordBatchReader, strategy: s
 
 def _published(catalog: Catalog) -> list[tuple[str, int, int]]:
     table = catalog.load_table(TABLE).scan().to_arrow()
-    return sorted(zip(table["key"].to_pylist(), table["value"].to_pylist(), [t.day for t in table["at"].to_pylist()]))
+    return sorted(
+        zip(table["key"].to_pylist(), table["value"].to_pylist(), [t.day for t in table["at"].to_pylist()], strict=True)
+    )
 
 
 def test_a_staged_write_is_invisible_until_published(catalog: Catalog) -> None:
@@ -122,7 +124,9 @@ def test_bad_requests_name_what_was_wrong(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a"], day=1), "table")
     other = pa.table({"key": [1]})
     with pytest.raises(TransformError, match="--full-refresh"):
-        write_staged_snapshot(catalog, TABLE, pa.RecordBatchReader.from_batches(other.schema, other.to_batches()), "append")
+        write_staged_snapshot(
+            catalog, TABLE, pa.RecordBatchReader.from_batches(other.schema, other.to_batches()), "append"
+        )
     assert _published(catalog) == [("a", 1, 1)]
 
 

@@ -2,13 +2,31 @@
 
 {#- One row per card per transaction: the card's state right after that transaction, known at its time.
     Windows look back at most 7 days (90 for chargebacks, from the small fct_chargebacks), so an incremental
-    run reads 7 days of history and appends rows for the transactions newer than the last published one. -#}
+    run reads 7 days of history of the cards with new transactions and appends rows for the transactions newer
+    than the last published one.
+    Windows order by epoch microseconds: RANGE frames over integers are several times faster than intervals
+    over timestamptz. -#}
+{%- set hour_us = 3600 * 1000 * 1000 -%}
+{%- set day_us = 24 * hour_us %}
 
 with transactions as (
-    select transaction_id, card_id, merchant_id, merchant_category, amount_cents, distance_from_home_km, transaction_at
+    select
+        transaction_id,
+        card_id,
+        merchant_id,
+        merchant_category,
+        amount_cents,
+        distance_from_home_km,
+        transaction_at,
+        epoch_us(transaction_at) as transaction_at_us
     from {{ ref('int_transactions_enriched') }}
     {% if is_incremental() %}
+    -- 7 days of history, of the cards that have new transactions only
     where transaction_at >= (select max(feature_timestamp) from {{ this }}) - interval 7 day
+        and card_id in (
+            select card_id from {{ ref('int_transactions_enriched') }}
+            where transaction_at > (select max(feature_timestamp) from {{ this }})
+        )
     {% endif %}
 ),
 
@@ -17,6 +35,7 @@ windowed as (
         transaction_id,
         card_id,
         transaction_at,
+        transaction_at_us,
         amount_cents,
         distance_from_home_km,
         count(*) over last_1h as tx_count_1h,
@@ -31,12 +50,11 @@ windowed as (
         max(transaction_at) over before_7d as previous_transaction_at
     from transactions
     window
-        last_1h as (partition by card_id order by transaction_at range between interval 1 hour preceding and current row),
-        last_24h as (partition by card_id order by transaction_at range between interval 24 hour preceding and current row),
-        last_7d as (partition by card_id order by transaction_at range between interval 7 day preceding and current row),
+        last_1h as (partition by card_id order by transaction_at_us range between {{ hour_us }} preceding and current row),
+        last_24h as (partition by card_id order by transaction_at_us range between {{ day_us }} preceding and current row),
+        last_7d as (partition by card_id order by transaction_at_us range between {{ 7 * day_us }} preceding and current row),
         before_7d as (
-            partition by card_id order by transaction_at
-            range between interval 7 day preceding and interval 1 microsecond preceding
+            partition by card_id order by transaction_at_us range between {{ 7 * day_us }} preceding and 1 preceding
         )
 ),
 
@@ -46,8 +64,8 @@ chargebacks_known as (
     from windowed
     inner join {{ ref('fct_chargebacks') }} as chargebacks
         on chargebacks.card_id = windowed.card_id
-        and chargebacks.reported_at <= windowed.transaction_at
-        and chargebacks.reported_at > windowed.transaction_at - interval 90 day
+        and epoch_us(chargebacks.reported_at) <= windowed.transaction_at_us
+        and epoch_us(chargebacks.reported_at) > windowed.transaction_at_us - {{ 90 * day_us }}
     group by windowed.transaction_id
 )
 

@@ -47,7 +47,7 @@ select
     rolling.customer_amount_sum_30d_cents,
     rolling.customer_amount_sum_30d_cents / rolling.customer_tx_count_30d as customer_avg_amount_30d_cents,
     cards_held.customer_cards_held,
-    date_diff('day', customers.created_at, rolling.feature_timestamp) as customer_account_age_days
+    cast((epoch(rolling.feature_timestamp) - epoch(customers.created_at)) // 86400 as bigint) as customer_account_age_days
 from rolling
 inner join cards_held
     on rolling.customer_id = cards_held.customer_id and rolling.feature_date = cards_held.feature_date

@@ -1,8 +1,9 @@
 """A separate ingest process for the kill -9 and concurrent-writer tests.
 
-``python -m tests.lake.ingest.ingest_child PATH START_AT [DIE_AT_COMMIT]``: waits until the wall clock reaches
-START_AT (so several children commit at the same moment), ingests PATH with the environment's settings, and,
-when DIE_AT_COMMIT is given, sends itself SIGKILL just before catalog commit number DIE_AT_COMMIT (0-based).
+``python -m tests.lake.ingest.ingest_child PATH GATE [DIE_AT_COMMIT]``: once imported, creates
+``GATE/ready-<pid>`` and waits for ``GATE/go`` (so several children start ingesting at the same moment), ingests
+PATH with the environment's settings, and, when DIE_AT_COMMIT is given, sends itself SIGKILL just before catalog
+commit number DIE_AT_COMMIT (0-based).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog.sql import SqlCatalog
@@ -31,10 +33,12 @@ def _die_before_commit(number: int) -> None:
 
 
 def main() -> None:
-    path, start_at = sys.argv[1], float(sys.argv[2])
+    path, gate = sys.argv[1], Path(sys.argv[2])
     if len(sys.argv) > 3:
         _die_before_commit(int(sys.argv[3]))
-    time.sleep(max(0.0, start_at - time.time()))
+    (gate / f"ready-{os.getpid()}").touch()
+    while not (gate / "go").exists():
+        time.sleep(0.01)
     report = ingest_path(path)
     print(report.rows_appended, report.rows_quarantined)
 

@@ -159,6 +159,22 @@ def test_parquet_timestamp_without_time_zone_quarantines_the_whole_file(
     ]
 
 
+def test_parquet_columns_that_widen_losslessly_are_accepted(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    frame = transactions(3).with_columns(
+        pl.col("amount_cents").cast(pl.Int32),
+        pl.col("lat").cast(pl.Float32),
+        pl.col("transaction_at").dt.convert_time_zone("Europe/Paris").dt.cast_time_unit("ns"),
+    )
+    [batch] = ingest_path(write(frame, tmp_path / "transactions.parquet"), settings=settings).batches
+
+    assert (batch.rows_appended, batch.rows_quarantined) == (3, 0)
+    raw = read(catalog, "raw.transactions").sort("transaction_id")
+    assert raw["amount_cents"].to_list() == [100, 101, 102]
+    assert raw["transaction_at"].to_list() == transactions(3)["transaction_at"].to_list()
+
+
 def test_missing_required_column_quarantines_the_whole_file(
     tmp_path: Path, settings: Settings, catalog: Catalog
 ) -> None:

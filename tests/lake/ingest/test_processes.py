@@ -20,11 +20,19 @@ from tests.lake.ingest.landing import transactions, write
 PROFILES = ["settings", pytest.param("cluster_settings", marks=pytest.mark.postgres)]
 
 
-def child(path: Path, start_at: float, die_at_commit: int | None = None) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "tests.lake.ingest.ingest_child", str(path), str(start_at)]
+def child(path: Path, gate: Path, die_at_commit: int | None = None) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.lake.ingest.ingest_child", str(path), str(gate)]
     if die_at_commit is not None:
         command.append(str(die_at_commit))
     return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def open_gate(gate: Path, children: int) -> None:
+    """Let the children start once all of them are ready (imports done), so they really run at once."""
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("ready-*"))) < children and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (gate / "go").touch()
 
 
 def rows(catalog: Catalog, name: str) -> pl.DataFrame:
@@ -47,7 +55,8 @@ def test_sigkill_mid_batch_leaves_committed_tables_and_a_rerun_completes(
     settings: Settings = request.getfixturevalue(profile)
     path = landing_file(tmp_path / "transactions.parquet", first=0)
 
-    killed = child(path, time.time(), die_at_commit)
+    killed = child(path, tmp_path, die_at_commit)
+    open_gate(tmp_path, 1)
     assert killed.wait(timeout=120) == -signal.SIGKILL, killed.stderr.read() if killed.stderr else ""
 
     catalog = load_catalog(settings)
@@ -73,8 +82,8 @@ def test_four_processes_ingesting_into_one_table_lose_no_rows(
     load_catalog(settings)
     paths = [landing_file(tmp_path / f"transactions-{i}.csv", first=1000 * i) for i in range(4)]
 
-    start_at = time.time() + 3
-    writers = [child(path, start_at) for path in paths]
+    writers = [child(path, tmp_path) for path in paths]
+    open_gate(tmp_path, len(writers))
     outputs = [writer.communicate(timeout=180) for writer in writers]
 
     assert [writer.returncode for writer in writers] == [0] * 4, [err for _, err in outputs]

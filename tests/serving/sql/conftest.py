@@ -91,8 +91,13 @@ TEST_RULES: dict[str, Any] = {
         },
         {"user": "carol", "catalog": "lake", "schema": "raw", "table": "customers", "privileges": ["SELECT"]},
         {"group": "ml", "catalog": "lake", "schema": "curated", "privileges": ["SELECT"]},
-        {"catalog": "lake", "schema": "ops", "table": "query_log", "privileges": ["SELECT"],
-         "filter": "user_name = current_user"},
+        {
+            "catalog": "lake",
+            "schema": "ops",
+            "table": "query_log",
+            "privileges": ["SELECT"],
+            "filter": "user_name = current_user",
+        },
     ],
 }
 TEST_GROUPS = "analyst:alice,dave\nml:bob\n"
@@ -105,7 +110,9 @@ def _rows(schema: pa.Schema, rows: list[tuple[Any, ...]]) -> pa.Table:
 def write_contract_table(catalog: Catalog, name: str, rows: list[tuple[Any, ...]]) -> None:
     """Create ``raw.<name>`` from its contract and append ``rows``."""
     contract = get_contract(name)
-    table = catalog.create_table(contract.table_name, contract.iceberg_schema(), partition_spec=contract.partition_spec())
+    table = catalog.create_table(
+        contract.table_name, contract.iceberg_schema(), partition_spec=contract.partition_spec()
+    )
     table.append(_rows(contract.arrow_schema(), rows))
 
 

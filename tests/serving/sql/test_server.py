@@ -95,7 +95,7 @@ def test_session_properties_round_trip_through_headers(connect: Connect) -> None
     connection = connect()
     fetch(connection, "SET SESSION query_max_run_time = '10s'")
     assert connection._client_session.properties == {"query_max_run_time": "10s"}
-    assert ["query_max_run_time", "10s"] == fetch(connection, "SHOW SESSION LIKE 'query%'")[0][:2]
+    assert fetch(connection, "SHOW SESSION LIKE 'query%'")[0][:2] == ["query_max_run_time", "10s"]
     with pytest.raises(trino.exceptions.TrinoUserError) as failure:
         fetch(connection, "SET SESSION no_such_property = 1")
     assert failure.value.error_name == "INVALID_SESSION_PROPERTY"

@@ -22,6 +22,6 @@ select
     chargebacks.amount_cents,
     transactions.transaction_at,
     chargebacks.reported_at,
-    date_diff('day', transactions.transaction_at, chargebacks.reported_at) as days_to_report
+    cast((epoch(chargebacks.reported_at) - epoch(transactions.transaction_at)) // 86400 as bigint) as days_to_report
 from chargebacks
 left join transactions on chargebacks.transaction_id = transactions.transaction_id

@@ -1,0 +1,318 @@
+"""Lakeforge's Feast offline store: point-in-time joins and materialization pulls in DuckDB over Iceberg files.
+
+Feast's stock DuckDB store reads an ``IcebergSource`` by loading the whole table into memory. This store scans
+the table's files with DuckDB's ``iceberg_scan`` (see :mod:`lake.duck`), pushes the entity time range into the
+scan and joins with ``ASOF`` (see :mod:`lake.feast.queries`). Select it in ``feature_store.yaml``::
+
+    offline_store:
+      type: lake.feast.offline_store.LakeOfflineStore
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from feast.data_source import DataSource
+from feast.feature_view import FeatureView
+from feast.infra.data_sources.contrib.iceberg_catalog.iceberg_source import IcebergSource
+from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+from feast.infra.offline_stores.offline_store import OfflineStore, RetrievalJob, RetrievalMetadata
+from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
+from feast.infra.registry.base_registry import BaseRegistry
+from feast.on_demand_feature_view import OnDemandFeatureView
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from feast.saved_dataset import SavedDatasetStorage
+from pyiceberg.table import Table
+
+from lake.duck import connect, iceberg_scan_sql
+from lake.errors import FeaturesError
+from lake.feast.queries import (
+    ENTITY_TABLE,
+    ROW_ORDER_COLUMN,
+    ViewRead,
+    count_entities_sql,
+    latest_rows_sql,
+    point_in_time_sql,
+    rows_in_range_sql,
+)
+from lake.settings import get_settings
+
+
+class LakeOfflineStoreConfig(FeastConfigBaseModel):
+    """``offline_store`` section of ``feature_store.yaml``; DuckDB threads and memory come from the settings."""
+
+    type: Literal["lake.feast.offline_store.LakeOfflineStore"] = "lake.feast.offline_store.LakeOfflineStore"
+
+
+class LakeRetrievalJob(RetrievalJob):
+    """A DuckDB query over Iceberg files, run when the result is asked for."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        sql: str,
+        on_demand_feature_views: list[OnDemandFeatureView] | None = None,
+        full_feature_names: bool = False,
+        metadata: RetrievalMetadata | None = None,
+    ) -> None:
+        self._connection = connection
+        self._sql = sql
+        self._on_demand_feature_views = on_demand_feature_views or []
+        self._full_feature_names = full_feature_names
+        self._metadata = metadata
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        return self._connection.execute(self._sql).to_arrow_table()
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return self._to_arrow_internal(timeout).to_pandas()
+
+    def to_sql(self) -> str:
+        """The DuckDB query this job runs."""
+        return self._sql
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self._full_feature_names
+
+    @property
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._on_demand_feature_views
+
+    @property
+    def metadata(self) -> RetrievalMetadata | None:
+        return self._metadata
+
+    def persist(self, storage: SavedDatasetStorage, allow_overwrite: bool = False, timeout: int | None = None) -> None:
+        """Write the result as a Parquet saved dataset.
+
+        Raises:
+            FeaturesError: the storage is not a file, or the file exists and overwriting was not allowed.
+        """
+        if not isinstance(storage, SavedDatasetFileStorage):
+            raise FeaturesError(f"saved datasets of this store are Parquet files; got {type(storage).__name__}")
+        path = Path(storage.file_options.uri)
+        if path.exists() and not allow_overwrite:
+            raise FeaturesError(f"saved dataset {path} exists; pass allow_overwrite=True to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.to_arrow(), path)
+
+
+def _iceberg_source(data_source: DataSource | None) -> IcebergSource:
+    if not isinstance(data_source, IcebergSource):
+        kind = type(data_source).__name__
+        raise FeaturesError(f"the lake offline store reads IcebergSource only; got {kind} ({data_source!r})")
+    return data_source
+
+
+def _load_table(data_source: IcebergSource) -> Table:
+    try:
+        return data_source.get_catalog_client().load_table(f"{data_source.namespace}.{data_source.iceberg_table}")
+    except Exception as error:
+        raise FeaturesError(
+            f"cannot load Iceberg table {data_source.namespace}.{data_source.iceberg_table} of data source "
+            f"{data_source.name!r}: {error}. Build it first (dbt build) or fix the source's catalog."
+        ) from None
+
+
+def _scan(data_source: DataSource | None) -> str:
+    table = _load_table(_iceberg_source(data_source))
+    if table.current_snapshot() is None:
+        return f"(SELECT * FROM {iceberg_scan_sql(table)} LIMIT 0)"
+    return iceberg_scan_sql(table)
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    connection = connect(get_settings())
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _source_columns(data_source: DataSource, names: list[str]) -> dict[str, str]:
+    """Source column for each Feast name, undoing the source's ``field_mapping``."""
+    to_source = {feast_name: column for column, feast_name in data_source.field_mapping.items()}
+    return {to_source.get(name, name): name for name in names}
+
+
+def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | None = None) -> tuple[pa.Table, str]:
+    """The entity frame as Arrow with a UTC event time and a row-order column."""
+    if not isinstance(entity_df, pd.DataFrame):
+        raise FeaturesError("entity_df must be a pandas DataFrame with the entity keys and an event_timestamp column")
+    column = event_timestamp_column or infer_event_timestamp_from_entity_df(dict(entity_df.dtypes.items()))
+    times = entity_df[column]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        try:
+            times = pd.to_datetime(times, utc=True)
+        except (ValueError, TypeError) as error:
+            raise FeaturesError(f"entity_df column {column!r} must hold timestamps: {error}") from None
+    elif times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    else:
+        times = times.dt.tz_convert("UTC")
+    if times.isna().any():
+        raise FeaturesError(f"entity_df column {column!r} has missing timestamps; every row needs one")
+    table = pa.Table.from_pandas(entity_df.assign(**{column: times}), preserve_index=False)
+    return table.append_column(ROW_ORDER_COLUMN, pa.array(np.arange(len(table), dtype=np.int64))), column
+
+
+def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool) -> ViewRead:
+    source = feature_view.batch_source
+    projection = feature_view.projection
+    wanted = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{projection.name_to_use()}:")]
+    prefix = projection.name_alias or feature_view.name
+    outputs = [f"{prefix}__{name}" if full_feature_names else name for name in wanted]
+    join_key_map = projection.join_key_map or {column.name: column.name for column in feature_view.entity_columns}
+    key_columns = _source_columns(_iceberg_source(source), list(join_key_map))
+    feature_columns = _source_columns(source, wanted)
+    return ViewRead(
+        scan=_scan(source),
+        join_keys={column: join_key_map[name] for column, name in key_columns.items()},
+        timestamp_column=source.timestamp_field,
+        created_column=source.created_timestamp_column or None,
+        features=dict(zip(feature_columns, outputs, strict=True)),
+        ttl=feature_view.ttl or None,
+    )
+
+
+def count_entities_in_range(feature_view: FeatureView, start: datetime, end: datetime) -> int:
+    """How many entities have a row in ``[start, end]``: the rows materializing that range writes online.
+
+    Raises:
+        FeaturesError: the view's source is not an Iceberg table of the lake.
+    """
+    source = feature_view.batch_source
+    keys = _source_columns(_iceberg_source(source), [column.name for column in feature_view.entity_columns])
+    sql = count_entities_sql(_scan(source), list(keys), source.timestamp_field, _utc(start), _utc(end))
+    row = _connect().execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+class LakeOfflineStore(OfflineStore):
+    """Feast offline store over the lake's Iceberg tables, computed by DuckDB (see the module docstring)."""
+
+    @staticmethod
+    def get_historical_features(
+        config: RepoConfig,
+        feature_views: list[FeatureView],
+        feature_refs: list[str],
+        entity_df: pd.DataFrame | str,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+    ) -> RetrievalJob:
+        """Point-in-time correct feature values for every entity row (see :func:`point_in_time_sql`).
+
+        Raises:
+            FeaturesError: the entity frame lacks a key or usable timestamps, or a view's source is not an
+                Iceberg table of the lake.
+        """
+        entities, event_column = _entity_rows(entity_df)
+        views = [_view_read(view, feature_refs, full_feature_names) for view in feature_views]
+        missing = sorted({key for view in views for key in view.join_keys.values()} - set(entities.column_names))
+        if missing:
+            raise FeaturesError(f"entity_df lacks the join key column(s) {', '.join(missing)}; add them")
+        times = entities.column(event_column)
+        earliest, latest = pa.compute.min(times).as_py(), pa.compute.max(times).as_py()
+        entity_columns = [name for name in entities.column_names if name != ROW_ORDER_COLUMN]
+        connection = _connect()
+        connection.register(ENTITY_TABLE, entities)
+        requested = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
+        return LakeRetrievalJob(
+            connection,
+            point_in_time_sql(views, entity_columns, event_column, (earliest, latest)),
+            on_demand_feature_views=requested,
+            full_feature_names=full_feature_names,
+            metadata=RetrievalMetadata(
+                features=feature_refs,
+                keys=[name for name in entity_columns if name != event_column],
+                min_event_timestamp=earliest,
+                max_event_timestamp=latest,
+            ),
+        )
+
+    @staticmethod
+    def pull_latest_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None,
+        start_date: datetime,
+        end_date: datetime,
+    ) -> RetrievalJob:
+        """The latest row per entity with an event time in ``[start_date, end_date]`` (materialization)."""
+        columns = [*join_key_columns, *feature_name_columns, timestamp_field]
+        if created_timestamp_column:
+            columns.append(created_timestamp_column)
+        sql = latest_rows_sql(
+            _scan(data_source),
+            join_key_columns,
+            columns,
+            timestamp_field,
+            created_timestamp_column,
+            _utc(start_date),
+            _utc(end_date),
+        )
+        return LakeRetrievalJob(_connect(), sql)
+
+    @staticmethod
+    def pull_all_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> RetrievalJob:
+        """Every row with an event time in ``[start_date, end_date]`` (materialization, training pulls)."""
+        columns = [*join_key_columns, *feature_name_columns, timestamp_field]
+        if created_timestamp_column:
+            columns.append(created_timestamp_column)
+        sql = rows_in_range_sql(
+            _scan(data_source),
+            columns,
+            timestamp_field,
+            _utc(start_date) if start_date else None,
+            _utc(end_date) if end_date else None,
+        )
+        return LakeRetrievalJob(_connect(), sql)
+
+    @staticmethod
+    def offline_write_batch(
+        config: RepoConfig,
+        feature_view: FeatureView,
+        table: pa.Table,
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Append pushed rows to the view's Iceberg table (``store.push(..., to=PushMode.OFFLINE)``).
+
+        Raises:
+            FeaturesError: the rows do not fit the table's schema.
+        """
+        iceberg_table = _load_table(_iceberg_source(feature_view.batch_source))
+        schema = iceberg_table.schema().as_arrow()
+        missing = [name for name in schema.names if name not in table.column_names]
+        if missing:
+            raise FeaturesError(f"pushed rows for {feature_view.name} lack column(s) {', '.join(missing)}")
+        try:
+            iceberg_table.append(table.select(schema.names).cast(schema))
+        except (pa.ArrowInvalid, ValueError) as error:
+            raise FeaturesError(f"pushed rows for {feature_view.name} do not fit its table: {error}") from None
+        if progress:
+            progress(table.num_rows)

@@ -1,0 +1,108 @@
+"""Feature-store commands: apply the Feast repo, materialize, freshness, serve, and the Feast environment.
+
+Feast is imported inside each command: importing it takes seconds, which other ``lakeforge`` commands
+should not pay.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+features_app = typer.Typer(help="Feast feature store on the lake (feature_repo/).", no_args_is_help=True)
+
+
+def _parse_time(value: str | None, label: str) -> datetime | None:
+    if value is None:
+        return None
+    from lake.errors import FeaturesError
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FeaturesError(f"{label} {value!r} is not an ISO time such as 2026-03-01T00:00:00+00:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@features_app.command()
+def env() -> None:
+    """Print the environment feature_store.yaml reads, as shell exports: eval "$(lakeforge features env)"."""
+    from lake.feast.environment import shell_exports
+
+    print(shell_exports())
+
+
+@features_app.command()
+def apply() -> None:
+    """Register feature_repo/ (entities, sources, views, services) and create the online tables."""
+    from lake.feast.environment import apply_feature_repo
+
+    apply_feature_repo()
+
+
+@features_app.command()
+def materialize(
+    end: str = typer.Option(None, help="Latest event time to load (ISO; default: now, UTC)."),
+    start: str = typer.Option(None, help="Earliest event time (ISO); unset: continue each view incrementally."),
+    view: list[str] = typer.Option(None, help="Feature view to load (repeatable); default: every online view."),
+) -> None:
+    """Load the latest feature values into the online store, incrementally unless --start is given."""
+    from lake.feast.environment import open_feature_store
+    from lake.feast.materialization import (
+        MaterializedRange,
+        materialize_incremental_views,
+        materialize_views,
+    )
+
+    store = open_feature_store()
+    until = _parse_time(end, "end") or datetime.now(UTC)
+    since = _parse_time(start, "start")
+
+    def announce(step: MaterializedRange) -> None:
+        console.print(f"materializing [bold]{step.view}[/]: {step.rows:,} entities, {step.start} .. {step.end}")
+
+    with console.status("materializing ..."):
+        if since is None:
+            done = materialize_incremental_views(store, until, view or None, on_view=announce)
+        else:
+            done = materialize_views(store, since, until, view or None, on_view=announce)
+    report = Table("view", "from", "to", "entity rows written", title="Materialized")
+    for step in done:
+        report.add_row(step.view, str(step.start), str(step.end), f"{step.rows:,}")
+    console.print(report)
+    if not any(step.rows for step in done):
+        console.print("[yellow]nothing new to materialize: no feature rows in these ranges[/]")
+
+
+@features_app.command()
+def freshness() -> None:
+    """Show each feature view's last materialized end time (how stale online values may be)."""
+    from lake.feast.environment import open_feature_store
+    from lake.feast.materialization import feature_freshness
+
+    report = Table("view", "materialized up to", title="Online feature freshness")
+    for name, last in feature_freshness(open_feature_store()).items():
+        report.add_row(name, str(last) if last else "never")
+    console.print(report)
+
+
+@features_app.command()
+def serve(port: int = typer.Option(6566, help="Port of Feast's HTTP feature server.")) -> None:
+    """Run Feast's HTTP feature server for feature_repo/ (POST /get-online-features)."""
+    from lake.feast.environment import FEATURE_REPO, export_feast_environment
+
+    export_feast_environment()
+    feast = str(Path(sys.executable).with_name("feast"))
+    os.execv(feast, [feast, "--chdir", str(FEATURE_REPO), "serve", "--host", "127.0.0.1", "--port", str(port)])
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the CLI."""
+    app.add_typer(features_app, name="features")

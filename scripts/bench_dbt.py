@@ -1,0 +1,127 @@
+"""dbt on Iceberg: full build, one more day built incrementally, and the cost of writing Iceberg over Parquet.
+
+For each size, a fresh data home gets ``DAYS`` days of generated data through the real ingestion; then
+``dbt build`` runs in full (models and tests, per-model times from dbt's run results). Baseline, in the same
+process on the same data: each model's compiled SQL written by DuckDB straight to Parquet with ``COPY ... TO``,
+reading the same Iceberg inputs; ``iceberg_over_parquet`` is the models' total time over the baseline's (target
+at most 1.3). Then day ``DAYS`` is ingested and ``dbt build`` runs again; ``incremental_over_full`` compares the
+two builds (target at most 0.15 at 10M transactions).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lake.catalog import load_catalog
+from lake.dbt_plugin import PII_KEY_VARIABLE
+from lake.dbt_runner import run_dbt
+from lake.duck import connect, register_iceberg_views
+from lake.generate import write_landing_files
+from lake.ingest import ingest_path
+from lake.settings import Settings, load_settings
+from lake.tables import table_stats
+
+DAYS = 28
+"""Days in the full build; one more day is then built incrementally."""
+SEED = 11
+
+
+def run(small: bool) -> dict[str, Any]:
+    """Benchmark dbt builds at 1M and 10M transactions (50k when ``small``)."""
+    sizes = [50_000] if small else [1_000_000, 10_000_000]
+    return {"days_full": DAYS, "days_incremental": 1, "by_transactions": {str(n): _bench(n) for n in sizes}}
+
+
+@contextmanager
+def _data_home(folder: Path) -> Iterator[Settings]:
+    saved = {name: value for name, value in os.environ.items() if name.startswith("LAKEFORGE_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ["LAKEFORGE_HOME"] = str(folder / "home")
+    try:
+        yield load_settings()
+    finally:
+        del os.environ["LAKEFORGE_HOME"]
+        os.environ.update(saved)
+
+
+def _bench(rows: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp, _data_home(Path(tmp)) as settings:
+        work = Path(tmp)
+        landing = work / "landing"
+        files = write_landing_files(landing, rows=rows * (DAYS + 1) // DAYS, days=DAYS + 1, seed=SEED)
+        last_day = f"d{DAYS:04d}"
+        later = [path for paths in files.values() for path in paths if last_day in path.name]
+        started = time.perf_counter()
+        for path in sorted(p for paths in files.values() for p in paths if p not in later):
+            ingest_path(path, settings=settings)
+        ingest_seconds = time.perf_counter() - started
+
+        dbt_args = ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+        full = _timed_build(["build", *dbt_args])
+        catalog = load_catalog(settings)
+        transactions = table_stats(catalog, "raw.transactions").rows
+        parquet = _copy_to_parquet(settings, full["compiled"], work / "parquet")
+
+        for path in later:
+            ingest_path(path, settings=settings)
+        incremental = _timed_build(["build", *dbt_args])
+        iceberg_models = sum(full["models"].values())
+        return {
+            "raw_transactions_full": transactions,
+            "raw_transactions_added": table_stats(catalog, "raw.transactions").rows - transactions,
+            "ingest_seconds": round(ingest_seconds, 2),
+            "full_build_seconds": full["seconds"],
+            "full_models_seconds": round(iceberg_models, 2),
+            "full_model_seconds": full["models"],
+            "parquet_copy_seconds": round(sum(parquet.values()), 2),
+            "iceberg_over_parquet": round(iceberg_models / sum(parquet.values()), 3),
+            "iceberg_over_parquet_by_model": {
+                name: round(full["models"][name] / seconds, 3) for name, seconds in parquet.items()
+            },
+            "incremental_build_seconds": incremental["seconds"],
+            "incremental_models_seconds": round(sum(incremental["models"].values()), 2),
+            "incremental_model_seconds": incremental["models"],
+            "incremental_over_full": round(incremental["seconds"] / full["seconds"], 3),
+            "incremental_over_full_models_only": round(sum(incremental["models"].values()) / iceberg_models, 3),
+            "table_rows": {name: table_stats(catalog, name).rows for name in sorted(full["models"])},
+        }
+
+
+def _timed_build(args: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    run = run_dbt(args)
+    seconds = time.perf_counter() - started
+    if not run.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed; see the log under its --log-path")
+    models: dict[str, float] = {}
+    compiled: dict[str, str] = {}
+    for result in run.result.result.results:  # type: ignore[union-attr]
+        node = result.node
+        if node.resource_type == "model":
+            name = f"{node.schema}.{node.name}"
+            models[name] = round(result.execution_time, 3)
+            compiled[name] = node.compiled_code
+    return {"seconds": round(seconds, 2), "models": models, "compiled": compiled}
+
+
+def _copy_to_parquet(settings: Settings, compiled: dict[str, str], folder: Path) -> dict[str, float]:
+    """Each model's SQL written by DuckDB straight to one Parquet file, reading the same Iceberg tables."""
+    folder.mkdir()
+    con = connect(settings)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET VARIABLE {PII_KEY_VARIABLE} = 'bench'")
+    register_iceberg_views(con, load_catalog(settings))
+    seconds = {}
+    for name, sql in compiled.items():
+        started = time.perf_counter()
+        con.execute(f"COPY ({sql}) TO '{folder / name}.parquet' (FORMAT parquet)")
+        seconds[name] = round(time.perf_counter() - started, 3)
+    con.close()
+    return seconds

@@ -1,0 +1,143 @@
+"""The prediction log: every scored transaction appended to the Iceberg table ``ml.predictions``.
+
+Rows are buffered in memory and written in one append every ``flush_seconds`` (a background thread), whenever
+``max_buffered_rows`` are waiting, and on close. What a crash can lose is therefore bounded: at most
+``max_buffered_rows`` rows, or the rows of the last ``flush_seconds``, whichever is fewer. A graceful shutdown
+loses nothing. A failed append keeps its rows in the buffer for the next attempt; when the buffer is full and
+still cannot be written, scoring fails rather than dropping rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+
+from lake.errors import ScoringError
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS_TABLE = "ml.predictions"
+PREDICTIONS_SCHEMA = Schema(
+    NestedField(1, "request_id", StringType(), required=True),
+    NestedField(2, "transaction_id", StringType(), required=True),
+    NestedField(3, "card_id", StringType(), required=True),
+    NestedField(4, "merchant_id", StringType(), required=True),
+    NestedField(5, "transaction_at", TimestamptzType(), required=True),
+    NestedField(6, "scored_at", TimestamptzType(), required=True),
+    NestedField(7, "model_version", LongType(), required=True),
+    NestedField(8, "fraud_probability", DoubleType(), required=True),
+    NestedField(9, "decision", StringType(), required=True),
+    NestedField(10, "feature_values", StringType(), required=True, doc="JSON object: feature name -> value used"),
+    NestedField(11, "unknown_entities", StringType(), required=True, doc="Comma-separated, empty when none"),
+)
+_ARROW_SCHEMA = PREDICTIONS_SCHEMA.as_arrow()
+_COMMIT_ATTEMPTS = 10
+
+
+def create_predictions_table(catalog: Catalog) -> Table:
+    """Create ``ml.predictions`` (day-partitioned on ``scored_at``) unless it exists; return it."""
+    spec = PartitionSpec(PartitionField(6, 1000, DayTransform(), "scored_at_day"))
+    return catalog.create_table_if_not_exists(PREDICTIONS_TABLE, schema=PREDICTIONS_SCHEMA, partition_spec=spec)
+
+
+def append_predictions(table: Table, rows: list[dict[str, Any]]) -> None:
+    """Append rows in one snapshot, retrying when another replica committed first."""
+    batch = pa.Table.from_pylist(rows, schema=_ARROW_SCHEMA)
+    for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+        try:
+            table.refresh().append(batch)
+            return
+        except CommitFailedException:
+            if attempt == _COMMIT_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
+class PredictionLog:
+    """A bounded in-memory buffer in front of ``ml.predictions``, flushed by a background thread."""
+
+    def __init__(self, catalog: Catalog, flush_seconds: float = 2.0, max_buffered_rows: int = 5_000) -> None:
+        """Open (or create) the table and start the flushing thread.
+
+        Args:
+            catalog: the profile's catalog.
+            flush_seconds: longest time a row waits in memory.
+            max_buffered_rows: rows held before a write is forced (the most a crash can lose).
+        """
+        self._table = create_predictions_table(catalog)
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.flush_seconds = flush_seconds
+        self.max_buffered_rows = max_buffered_rows
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._flush_periodically, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        """Buffer rows; write them right away when the buffer is full.
+
+        Raises:
+            ScoringError: the buffer is full and cannot be written (the rows are not accepted).
+        """
+        with self._lock:
+            full = len(self._rows) + len(rows) > self.max_buffered_rows
+            if not full:
+                self._rows.extend(rows)
+                return
+        self.write_buffered_rows()
+        with self._lock:
+            if len(self._rows) + len(rows) > self.max_buffered_rows:
+                raise ScoringError(f"the prediction log cannot write to {PREDICTIONS_TABLE}; refusing to score")
+            self._rows.extend(rows)
+
+    @property
+    def buffered(self) -> int:
+        """Rows waiting to be written."""
+        with self._lock:
+            return len(self._rows)
+
+    def write_buffered_rows(self) -> int:
+        """Append every buffered row to the table now; on failure they stay buffered.
+
+        Returns:
+            Rows written.
+        """
+        with self._write_lock:
+            with self._lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            try:
+                append_predictions(self._table, rows)
+            except Exception:
+                with self._lock:
+                    self._rows = rows + self._rows
+                log.exception("writing %d predictions to %s failed; kept for the next flush", len(rows), PREDICTIONS_TABLE)
+                return 0
+            return len(rows)
+
+    def _flush_periodically(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            self.write_buffered_rows()
+
+    def close(self) -> int:
+        """Stop the thread and write what is left (graceful shutdown).
+
+        Returns:
+            Rows written by this last flush.
+        """
+        self._stop.set()
+        self._thread.join(timeout=self.flush_seconds + 30)
+        return self.write_buffered_rows()

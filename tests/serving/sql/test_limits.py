@@ -1,0 +1,66 @@
+"""Per-query limits: a runaway query is interrupted and says so; oversized results fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import trino
+
+from lake.catalog import load_catalog
+from serving.sql.limits import parse_duration
+from serving.sql.server import BackgroundServer
+from tests.serving.sql.conftest import build_lake, clean_environment, endpoint_settings, fetch
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    with clean_environment():
+        settings = endpoint_settings(
+            tmp_path_factory.mktemp("limits") / "home", query_timeout_s=1.0, max_result_rows=50_000
+        )
+        build_lake(load_catalog(settings))
+        with BackgroundServer(settings) as server:
+            yield server
+
+
+def _connect(server: BackgroundServer) -> trino.dbapi.Connection:
+    return trino.dbapi.connect(host="127.0.0.1", port=server.port, user="admin", catalog="lake")
+
+
+RUNAWAY = (
+    "SELECT count(*) FROM UNNEST(sequence(1, 20000)) a(x) CROSS JOIN UNNEST(sequence(1, 200000)) b(y) "
+    "WHERE x * y % 7 = 3"
+)
+
+
+def test_a_runaway_query_is_cancelled_and_says_so(limited: BackgroundServer) -> None:
+    with pytest.raises(trino.exceptions.TrinoQueryError) as failure:
+        fetch(_connect(limited), RUNAWAY)
+    assert failure.value.error_name == "EXCEEDED_TIME_LIMIT"
+    assert failure.value.error_type == "INSUFFICIENT_RESOURCES"
+    assert "maximum run time of 1s" in failure.value.message
+    assert fetch(_connect(limited), "SELECT 1") == [[1]]
+
+
+def test_a_session_can_lower_the_timeout_but_not_raise_it(limited: BackgroundServer) -> None:
+    connection = _connect(limited)
+    fetch(connection, "SET SESSION query_max_run_time = '1h'")
+    with pytest.raises(trino.exceptions.TrinoQueryError) as failure:
+        fetch(connection, RUNAWAY)
+    assert "maximum run time of 1s" in failure.value.message
+
+
+def test_results_over_the_row_limit_fail(limited: BackgroundServer) -> None:
+    with pytest.raises(trino.exceptions.TrinoQueryError) as failure:
+        fetch(_connect(limited), "SELECT x FROM UNNEST(sequence(1, 60000)) AS t(x)")
+    assert failure.value.error_name == "EXCEEDED_SCAN_LIMIT"
+    assert "50,000 rows" in failure.value.message
+    assert len(fetch(_connect(limited), "SELECT x FROM UNNEST(sequence(1, 50000)) AS t(x)")) == 50_000
+
+
+def test_durations_parse_like_trino() -> None:
+    assert parse_duration("1.5m") == 90.0
+    assert parse_duration("500ms") == 0.5
+    with pytest.raises(Exception, match="not a duration"):
+        parse_duration("soon")
