@@ -39,9 +39,11 @@ def transaction_risk(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
         return numerator / denominator
 
     amounts = inputs["amount_cents"]
-    card_means = [ratio(total, count) for total, count in zip(inputs["amount_sum_7d_cents"], inputs["tx_count_7d"])]
-    customer_means = inputs["customer_avg_amount_30d_cents"]
+    card_means = [
+        ratio(total, count) for total, count in zip(inputs["amount_sum_7d_cents"], inputs["tx_count_7d"], strict=True)
+    ]
+    means = inputs["customer_avg_amount_30d_cents"]
     return {
-        "amount_to_card_avg_7d": [ratio(amount, mean) for amount, mean in zip(amounts, card_means)],
-        "amount_to_customer_avg_30d": [ratio(amount, mean) for amount, mean in zip(amounts, customer_means)],
+        "amount_to_card_avg_7d": [ratio(amount, mean) for amount, mean in zip(amounts, card_means, strict=True)],
+        "amount_to_customer_avg_30d": [ratio(amount, mean) for amount, mean in zip(amounts, means, strict=True)],
     }

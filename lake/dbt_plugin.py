@@ -18,7 +18,8 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
-from duckdb import DuckDBPyConnection
+from duckdb import CatalogException, DuckDBPyConnection
+from pyarrow import RecordBatchReader
 
 from lake.catalog import load_catalog
 from lake.duck import iceberg_scan_sql, prepare_connection, register_iceberg_views
@@ -98,11 +99,10 @@ class Plugin(BasePlugin):
         identifier = f"{relation.schema}.{relation.identifier}"
         cursor = self._cursor()
         try:
-            rows = cursor.execute(config["sql"]).to_arrow_reader(BATCH_ROWS)
             staged = write_staged_snapshot(
                 self._catalog,
                 identifier,
-                rows,
+                _stream_rows(cursor, config["sql"], identifier),
                 strategy=config["strategy"],
                 unique_key=config.get("unique_key"),
                 partition_by=config.get("partition_by") or (),
@@ -147,3 +147,14 @@ class Plugin(BasePlugin):
                 )
         finally:
             cursor.close()
+
+
+def _stream_rows(cursor: DuckDBPyConnection, sql: str, identifier: str) -> RecordBatchReader:
+    """The model's result as an Arrow stream; a missing input table is a user error, said plainly."""
+    try:
+        return cursor.execute(sql).to_arrow_reader(BATCH_ROWS)
+    except CatalogException as error:
+        raise TransformError(
+            f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
+            "them; raw tables come from 'lakeforge ingest'"
+        ) from None

@@ -40,8 +40,9 @@ class PublishedTable:
 
     name: str
     rows: int
+    rows_added: int
+    operation: str
     snapshot_id: int
-    model: str
 
 
 def run_dbt(args: Sequence[str], project_dir: Path = DBT_PROJECT_DIR) -> DbtRun:
@@ -83,14 +84,18 @@ def published_by(catalog: Catalog, invocation_id: str) -> list[PublishedTable]:
             continue
         snapshot = catalog.load_table(name).current_snapshot()
         summary = snapshot.summary if snapshot else None
-        if summary is None or summary.additional_properties.get("dbt.invocation-id") != invocation_id:
+        if snapshot is None or summary is None:
+            continue
+        properties = summary.additional_properties
+        if properties.get("dbt.invocation-id") != invocation_id:
             continue
         published.append(
             PublishedTable(
                 name=name,
-                rows=int(summary.additional_properties.get("total-records", 0)),
-                snapshot_id=snapshot.snapshot_id,  # type: ignore[union-attr]
-                model=summary.additional_properties["dbt.model"],
+                rows=int(properties.get("total-records", 0)),
+                rows_added=int(properties.get("added-records", 0)),
+                operation=summary.operation.value,
+                snapshot_id=snapshot.snapshot_id,
             )
         )
     return published

@@ -18,6 +18,7 @@ from lakeforge.commands import (
     generate_commands,
     ingest_commands,
     lake_commands,
+    models_commands,
     sql_commands,
     transform_commands,
 )
@@ -29,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (lake_commands, ingest_commands, generate_commands, transform_commands, sql_commands, features_commands):
+for module in (lake_commands, ingest_commands, generate_commands, transform_commands, sql_commands, features_commands, models_commands):
     module.register(app)
 
 

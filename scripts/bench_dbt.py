@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dbt.contracts.graph.nodes import ModelNode
+
 from lake.catalog import load_catalog
 from lake.dbt_plugin import PII_KEY_VARIABLE
 from lake.dbt_runner import run_dbt
@@ -63,7 +65,7 @@ def _bench(rows: int) -> dict[str, Any]:
             ingest_path(path, settings=settings)
         ingest_seconds = time.perf_counter() - started
 
-        dbt_args = ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+        dbt_args = ["--quiet", "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
         full = _timed_build(["build", *dbt_args])
         catalog = load_catalog(settings)
         transactions = table_stats(catalog, "raw.transactions").rows
@@ -104,10 +106,10 @@ def _timed_build(args: list[str]) -> dict[str, Any]:
     compiled: dict[str, str] = {}
     for result in run.result.result.results:  # type: ignore[union-attr]
         node = result.node
-        if node.resource_type == "model":
+        if isinstance(node, ModelNode):
             name = f"{node.schema}.{node.name}"
             models[name] = round(result.execution_time, 3)
-            compiled[name] = node.compiled_code
+            compiled[name] = node.compiled_code or ""
     return {"seconds": round(seconds, 2), "models": models, "compiled": compiled}
 
 

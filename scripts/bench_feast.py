@@ -31,7 +31,9 @@ SIZES = {
 }
 
 
-def _build_store(home: Path, offline_store: str, online: dict[str, Any], project: str) -> Any:
+def _build_store(
+    home: Path, offline_store: str, online: dict[str, Any], project: str, registry: str = "registry.db"
+) -> Any:
     """A FeatureStore over feature_repo/'s objects with the given offline and online stores."""
     os.environ["LAKEFORGE_HOME"] = str(home)
     from feast import FeatureStore, RepoConfig
@@ -47,7 +49,7 @@ def _build_store(home: Path, offline_store: str, online: dict[str, Any], project
     config = RepoConfig(
         project=project,
         provider="local",
-        registry={"registry_type": "sql", "path": f"sqlite:///{home / 'feast' / 'registry.db'}"},
+        registry={"registry_type": "sql", "path": f"sqlite:///{home / 'feast' / registry}"},
         online_store=online,
         offline_store={"type": offline_store},
         entity_key_serialization_version=3,
@@ -71,6 +73,7 @@ def _entity_frame(cards: pd.DataFrame, count: int) -> pd.DataFrame:
 
 def _retrieve(home: str, offline_store: str, entity_path: str, queue: Any) -> None:
     """Child process: one training-set retrieval; reports seconds, rows and peak RSS."""
+    sys.stdout = sys.stderr
     store = _build_store(Path(home), offline_store, {"type": "sqlite", "path": f"{home}/feast/online.db"}, "lakeforge")
     entities = pd.read_parquet(entity_path)
     service = store.get_feature_service("fraud_model_v1")
@@ -83,7 +86,13 @@ def _retrieve(home: str, offline_store: str, entity_path: str, queue: Any) -> No
     started = time.perf_counter()
     result = store.get_historical_features(entity_df=entities, features=features).to_arrow()
     seconds = time.perf_counter() - started
-    queue.put({"seconds": seconds, "rows": result.num_rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put(
+        {
+            "seconds": seconds,
+            "rows": result.num_rows,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def _in_child(home: Path, offline_store: str, entity_path: Path) -> dict[str, Any]:
@@ -111,7 +120,8 @@ def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], name: str) 
     from lake.feast.materialization import materialize_views
 
     repo = _build_store(home, LAKE_STORE, online, "lakeforge")
-    store = _build_store(home, LAKE_STORE, online, f"bench_{name}_{uuid.uuid4().hex[:6]}")
+    project = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    store = _build_store(home, LAKE_STORE, online, project, registry=f"{project}.db")
     store.apply(
         [
             *repo.list_entities(),
@@ -165,7 +175,9 @@ def _measure(sizes: dict[str, Any]) -> dict[str, Any]:
             catalog, "card_features", SyntheticSpan(rows=sizes["card_rows"], entities=sizes["cards"], days=60)
         ).select(["card_id", "feature_timestamp"])
         for name, entities in (("merchant_features", 2_000), ("customer_features", 20_000)):
-            write_synthetic_feature_table(catalog, name, SyntheticSpan(rows=sizes["card_rows"] // 10, entities=entities, days=60))
+            write_synthetic_feature_table(
+                catalog, name, SyntheticSpan(rows=sizes["card_rows"] // 10, entities=entities, days=60)
+            )
         results: dict[str, Any] = {
             "feature_rows": {"card_features": sizes["card_rows"], "merchant_and_customer": sizes["card_rows"] // 10},
             "write_seconds": round(time.perf_counter() - started, 1),
@@ -182,6 +194,10 @@ def _measure(sizes: dict[str, Any]) -> dict[str, Any]:
                 "speedup": round(stock["seconds"] / lake["seconds"], 1),
                 "peak_rss_ratio": round(lake["peak_rss_mb"] / stock["peak_rss_mb"], 2),
             }
-        results["online_sqlite"] = _online(home, card_frame, {"type": "sqlite", "path": str(home / "bench.db")}, "sqlite")
-        results["online_redis"] = _online(home, card_frame, {"type": "redis", "connection_string": "127.0.0.1:6379"}, "redis")
+        results["online_sqlite"] = _online(
+            home, card_frame, {"type": "sqlite", "path": str(home / "bench.db")}, "sqlite"
+        )
+        results["online_redis"] = _online(
+            home, card_frame, {"type": "redis", "connection_string": "127.0.0.1:6379"}, "redis"
+        )
     return results

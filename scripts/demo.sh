@@ -24,7 +24,7 @@ lakeforge transform build
 step "4. Query the lake through the Trino-protocol endpoint, as a BI tool would"
 lakeforge sql --port "${DEMO_SQL_PORT:-8080}" > "$home/sql-endpoint.log" 2>&1 &
 background+=("$!")
-python -m scripts.demo_sql_query --sql "SELECT merchant_category, count(*) AS transactions, round(avg(amount_cents) / 100.0, 2) AS avg_amount FROM curated.fct_transactions GROUP BY 1 ORDER BY 2 DESC"
+python -m scripts.demo_sql_query --port "${DEMO_SQL_PORT:-8080}" --sql "SELECT merchant_category, count(*) AS transactions, round(avg(amount_cents) / 100.0, 2) AS avg_amount FROM curated.fct_transactions GROUP BY 1 ORDER BY 2 DESC"
 cleanup; background=()
 
 step "Every table in the lake"

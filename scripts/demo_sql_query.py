@@ -40,11 +40,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--user", default="admin", help="Trino user to query as (rules apply to it).")
     parser.add_argument("--sql", default=DEFAULT_SQL, help="Trino SQL to run.")
+    parser.add_argument("--port", type=int, default=None, help="Endpoint port; default LAKEFORGE_SQL__PORT.")
     arguments = parser.parse_args()
     settings = get_settings().sql
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    wait_for_endpoint(f"http://{host}:{settings.port}")
-    connection = trino.dbapi.connect(host=host, port=settings.port, user=arguments.user, catalog=settings.catalog)
+    port = arguments.port or settings.port
+    wait_for_endpoint(f"http://{host}:{port}")
+    connection = trino.dbapi.connect(host=host, port=port, user=arguments.user, catalog=settings.catalog)
     cursor = connection.cursor()
     cursor.execute(arguments.sql)
     rows = cursor.fetchall()

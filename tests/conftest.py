@@ -36,6 +36,16 @@ def catalog(settings: Settings) -> Catalog:
     return load_catalog(settings)
 
 
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray instance for the whole test session (2 CPUs, no dashboard), shut down at the end."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 def _admin_connection() -> psycopg2.extensions.connection:
     try:
         connection = psycopg2.connect(POSTGRES_ADMIN_DSN, connect_timeout=5)

@@ -96,9 +96,7 @@ def iceberg_source_options(settings: Settings | None = None) -> dict[str, Any]:
         settings: settings to use; default: the process settings.
     """
     settings = settings or get_settings()
-    properties = {
-        key: value for key, value in settings.catalog_properties().items() if key != "s3.secret-access-key"
-    }
+    properties = {key: value for key, value in settings.catalog_properties().items() if key != "s3.secret-access-key"}
     return {
         "catalog_type": "sql",
         "catalog_name": settings.catalog.name,

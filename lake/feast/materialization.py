@@ -101,9 +101,12 @@ def materialize_incremental_views(
                 f"feature view {view.name} is materialized up to {last.isoformat()}, after the end "
                 f"{end.isoformat()}; pass a later end, or refill older data with an explicit --start"
             )
-        if last is None and not view.ttl:
+        if last is not None:
+            start = _aware(last, "last end")
+        elif view.ttl:
+            start = end - view.ttl
+        else:
             raise FeaturesError(f"feature view {view.name} has no TTL and was never materialized; pass --start")
-        start = _aware(last, "last end") if last is not None else end - view.ttl
         if start == end:
             ranges.append(MaterializedRange(view.name, start, end, 0))
             continue

@@ -168,13 +168,13 @@ def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | No
 
 
 def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool) -> ViewRead:
-    source = feature_view.batch_source
+    source = _iceberg_source(feature_view.batch_source)
     projection = feature_view.projection
     wanted = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{projection.name_to_use()}:")]
     prefix = projection.name_alias or feature_view.name
     outputs = [f"{prefix}__{name}" if full_feature_names else name for name in wanted]
     join_key_map = projection.join_key_map or {column.name: column.name for column in feature_view.entity_columns}
-    key_columns = _source_columns(_iceberg_source(source), list(join_key_map))
+    key_columns = _source_columns(source, list(join_key_map))
     feature_columns = _source_columns(source, wanted)
     return ViewRead(
         scan=_scan(source),
@@ -192,8 +192,8 @@ def count_entities_in_range(feature_view: FeatureView, start: datetime, end: dat
     Raises:
         FeaturesError: the view's source is not an Iceberg table of the lake.
     """
-    source = feature_view.batch_source
-    keys = _source_columns(_iceberg_source(source), [column.name for column in feature_view.entity_columns])
+    source = _iceberg_source(feature_view.batch_source)
+    keys = _source_columns(source, [column.name for column in feature_view.entity_columns])
     sql = count_entities_sql(_scan(source), list(keys), source.timestamp_field, _utc(start), _utc(end))
     row = _connect().execute(sql).fetchone()
     return int(row[0]) if row else 0

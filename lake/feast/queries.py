@@ -98,9 +98,13 @@ def point_in_time_sql(
         cte += _time_filter(view.timestamp_column, lowest, latest)
         if view.created_column:
             partition = ", ".join(quote(key) for key in [*keys, view.timestamp_column])
-            cte += f" QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {quote(view.created_column)} DESC) = 1"
+            cte += (
+                f" QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {quote(view.created_column)} DESC) = 1"
+            )
         ctes.append(cte + ")")
-        matches = [f"entity.{quote(entity_key)} = {alias}.key_{i}" for i, entity_key in enumerate(view.join_keys.values())]
+        matches = [
+            f"entity.{quote(entity_key)} = {alias}.key_{i}" for i, entity_key in enumerate(view.join_keys.values())
+        ]
         matches.append(f"{event_time} >= {alias}.feature_time")
         joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(matches)}")
         fresh = f"{alias}.feature_time >= {event_time} - to_microseconds({_microseconds(view.ttl)})" if view.ttl else ""
@@ -147,7 +151,10 @@ def latest_rows_sql(
     )
 
 
-def count_entities_sql(scan: str, join_keys: Sequence[str], timestamp_column: str, start: datetime, end: datetime) -> str:
+def count_entities_sql(
+    scan: str, join_keys: Sequence[str], timestamp_column: str, start: datetime, end: datetime
+) -> str:
     """SQL counting the entities with a row whose event time lies in ``[start, end]`` (rows materialization writes)."""
     keys = ", ".join(quote(key) for key in join_keys)
-    return f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {scan} AS source WHERE {_time_filter(timestamp_column, start, end)})"
+    rows = f"SELECT DISTINCT {keys} FROM {scan} AS source WHERE {_time_filter(timestamp_column, start, end)}"
+    return f"SELECT count(*) FROM ({rows})"

@@ -63,7 +63,6 @@ class _Batch:
         self.raw_files: list[DataFile] = []
         self.quarantine_files: list[DataFile] = []
         self.reasons: Counter[str] = Counter()
-        self.started = datetime.now(UTC)
 
     def _keys_snapshot_id(self) -> int | None:
         """Keys are checked against the table before this batch, even when a killed run already appended it."""
@@ -112,7 +111,7 @@ class _Batch:
             self.quarantine_files += write_data_files(self.quarantine, records)
 
     def commit(self) -> None:
-        """One commit per table (skipping those a killed run already made), then the batch record."""
+        """One commit per table, skipping those a killed run of the same batch already made."""
         batch_id = self.record.batch_id
         if self.raw_landed is not None:
             self.record.raw_snapshot_id = self.raw_landed.snapshot_id

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lake.contracts import Contract
 
@@ -102,6 +103,7 @@ def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> pl
     Returns:
         The table's columns, converted (null where a value did not convert), plus :data:`REASON`.
     """
+    frame = _cast_clean_text_columns(frame, targets) if text else frame
     values, checks = [], []
     for target in targets:
         value, target_checks = _column_checks(frame, target, text)
@@ -113,6 +115,24 @@ def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> pl
         ignore_nulls=True,
     )
     return frame.select(*values, reason.alias(REASON))
+
+
+def _cast_clean_text_columns(frame: pl.DataFrame, targets: list[Target]) -> pl.DataFrame:
+    """Convert each text column whose every value parses with one Arrow cast.
+
+    That is the common case, and an Arrow cast is many times faster than value-by-value parsing; a column
+    with any value Arrow cannot parse stays text and is parsed value by value, so each bad value is found.
+    """
+    converted = []
+    for target in targets:
+        if frame.schema.get(target.name) != pl.String or target.dtype == pl.String:
+            continue
+        arrow_type = pl.Series(dtype=target.dtype).to_arrow().type
+        try:
+            converted.append(pl.Series(target.name, pc.cast(frame.get_column(target.name).to_arrow(), arrow_type)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return frame.with_columns(converted)
 
 
 def _column_checks(frame: pl.DataFrame, target: Target, text: bool) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:

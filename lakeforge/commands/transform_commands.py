@@ -22,9 +22,11 @@ def transform(ctx: typer.Context) -> None:
     run = run_dbt(ctx.args)
     published = published_by(load_catalog(), run.invocation_id)
     if published:
-        view = Table("table", "rows", "snapshot", "model", title="Published by this dbt run")
+        view = Table("table", "rows", "rows written", "operation", "snapshot", title="Published by this dbt run")
         for table in published:
-            view.add_row(table.name, f"{table.rows:,}", str(table.snapshot_id), table.model)
+            view.add_row(
+                table.name, f"{table.rows:,}", f"{table.rows_added:,}", table.operation, str(table.snapshot_id)
+            )
         console.print(view)
     if not run.success:
         raise TransformError(

@@ -7,8 +7,6 @@ one XGBoost call. A background thread follows the champion alias every ``refresh
 swapped in without a restart. Replica shutdown writes the prediction log's buffer before the process exits.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import threading

@@ -38,7 +38,7 @@ class LoadedModel:
 
     def predict(self, matrix: np.ndarray) -> Prediction:
         """Score rows whose columns are ``version.features`` in order (NaN: missing, handled by the trees)."""
-        data = xgboost.DMatrix(matrix, feature_names=self.version.features, missing=np.nan)
+        data = xgboost.DMatrix(matrix, feature_names=self.version.features, missing=np.nan, nthread=1)
         return Prediction(
             probabilities=self.booster.predict(data),
             contributions=self.booster.predict(data, pred_contribs=True),

@@ -29,7 +29,9 @@ STORED = ("tx_count_1h", "merchant_tx_count_30d", "customer_avg_amount_30d_cents
 
 
 def latest_values(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return {name: table.sort_values("feature_timestamp").groupby(table.columns[0]).last() for name, table in tables.items()}
+    return {
+        name: table.sort_values("feature_timestamp").groupby(table.columns[0]).last() for name, table in tables.items()
+    }
 
 
 def entity_rows(tables: dict[str, pd.DataFrame], count: int) -> list[dict]:
@@ -151,7 +153,9 @@ def test_cluster_profile_uses_postgres_registry_and_redis(
     try:
         assert type(store.registry).__name__ == "SqlRegistry" and store.config.online_store.type == "redis"
         written = materialize_views(store, end - timedelta(days=30), end)
-        assert {step.view: step.rows for step in written}["card_features"] == tables["card_features"]["card_id"].nunique()
+        assert {step.view: step.rows for step in written}["card_features"] == tables["card_features"][
+            "card_id"
+        ].nunique()
         check_online_service(store, tables)
         assert feature_freshness(store)["card_features"] == end
     finally:

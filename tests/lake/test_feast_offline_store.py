@@ -41,7 +41,9 @@ def write_tables(catalog: Catalog) -> dict[str, pd.DataFrame]:
         rows = write_synthetic_feature_table(catalog, name, span)
         if name == "card_features":
             late = synthetic_rows(name, SyntheticSpan(rows=100, entities=20, days=10, seed=11))
-            late = late.set_column(1, "transaction_id", pa.array([f"late{i}" for i in range(late.num_rows)], pa.large_string()))
+            late = late.set_column(
+                1, "transaction_id", pa.array([f"late{i}" for i in range(late.num_rows)], pa.large_string())
+            )
             catalog.load_table(f"features.{name}").append(late)
             rows = pa.concat_tables([rows, late])
         frames[name] = rows.to_pandas()
