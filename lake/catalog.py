@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -47,10 +48,8 @@ def ensure_namespaces(catalog: Catalog) -> None:
     existing = {ns[0] for ns in catalog.list_namespaces()}
     for namespace in NAMESPACES:
         if namespace not in existing:
-            try:
+            with suppress(NamespaceAlreadyExistsError):  # another process created it meanwhile
                 catalog.create_namespace(namespace)
-            except NamespaceAlreadyExistsError:
-                pass
 
 
 def load_table(catalog: Catalog, name: str) -> Table:

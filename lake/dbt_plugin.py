@@ -14,6 +14,7 @@ it passes says which of the two jobs to do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -24,7 +25,7 @@ from pyarrow import RecordBatchReader
 from lake.catalog import load_catalog
 from lake.duck import iceberg_scan_sql, prepare_connection, register_iceberg_views
 from lake.errors import TransformError
-from lake.materialize import StagedWrite, publish_staged_snapshot, write_staged_snapshot
+from lake.materialize import StagedWrite, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
 from lake.settings import load_settings
 
 WRITES_TABLE = "lake_dbt.model_writes"
@@ -102,7 +103,7 @@ class Plugin(BasePlugin):
             staged = write_staged_snapshot(
                 self._catalog,
                 identifier,
-                _stream_rows(cursor, config["sql"], identifier),
+                _stream_rows(cursor, _clustered_sql(config["sql"], config.get("partition_by") or ()), identifier),
                 strategy=config["strategy"],
                 unique_key=config.get("unique_key"),
                 partition_by=config.get("partition_by") or (),
@@ -147,6 +148,17 @@ class Plugin(BasePlugin):
                 )
         finally:
             cursor.close()
+
+
+def _clustered_sql(sql: str, partition_by: Sequence[str]) -> str:
+    """The model's query ordered by its partition columns, so each chunk written covers few partitions.
+
+    Without it, a partitioned table gets one small file per partition per chunk of rows.
+    """
+    if not partition_by:
+        return sql
+    columns = ", ".join(f'"{parse_partition_field(field)[0]}"' for field in partition_by)
+    return f"select * from (\n{sql}\n) order by {columns}"
 
 
 def _stream_rows(cursor: DuckDBPyConnection, sql: str, identifier: str) -> RecordBatchReader:

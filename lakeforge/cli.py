@@ -19,6 +19,7 @@ from lakeforge.commands import (
     ingest_commands,
     lake_commands,
     models_commands,
+    serve_commands,
     sql_commands,
     transform_commands,
 )
@@ -30,7 +31,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (lake_commands, ingest_commands, generate_commands, transform_commands, sql_commands, features_commands, models_commands):
+for module in (
+    lake_commands,
+    ingest_commands,
+    generate_commands,
+    transform_commands,
+    sql_commands,
+    features_commands,
+    models_commands,
+    serve_commands,
+):
     module.register(app)
 
 

@@ -33,7 +33,7 @@ def recall_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> 
 
 def precision_at_top(labels: np.ndarray, scores: np.ndarray, share: float = 0.005) -> float:
     """Share of fraud among the highest ``share`` of scores (at least one row; ties broken by row order)."""
-    count = max(1, int(round(len(scores) * share)))
+    count = max(1, round(len(scores) * share))
     top = np.argsort(-scores, kind="stable")[:count]
     return float(labels[top].mean())
 

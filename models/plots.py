@@ -8,13 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xgboost  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import xgboost
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-from models.evaluate import calibration_points  # noqa: E402
+from models.evaluate import calibration_points
 
 PLOTS = {
     "precision_recall": "precision_recall.png",
@@ -66,7 +66,7 @@ def _importance(booster: xgboost.Booster) -> Figure:
 
 def _distribution(labels: np.ndarray, scores: np.ndarray) -> Figure:
     figure, axes = plt.subplots(figsize=(6, 4.5))
-    bins = np.linspace(0.0, 1.0, 41)
+    bins = [float(edge) for edge in np.linspace(0.0, 1.0, 41)]
     axes.hist(scores[labels == 0], bins=bins, alpha=0.6, density=True, label="legitimate")
     axes.hist(scores[labels == 1], bins=bins, alpha=0.6, density=True, label="fraud")
     axes.set(xlabel="model score", ylabel="density", yscale="log", title="Scores by label, test period")

@@ -49,10 +49,12 @@ def gate(pr_auc: float, champion_pr_auc: float, champion_version: int, margin: f
     gain = pr_auc - champion_pr_auc
     figures = f"PR-AUC {pr_auc:.4f} vs champion v{champion_version}'s {champion_pr_auc:.4f} on the same test period"
     if gain >= margin:
-        return PromotionDecision("champion", f"{figures}: gain {gain:+.4f} reaches the margin {margin}",
-                                 champion_version, champion_pr_auc)
-    return PromotionDecision("challenger", f"{figures}: gain {gain:+.4f} is below the margin {margin}",
-                             champion_version, champion_pr_auc)
+        return PromotionDecision(
+            "champion", f"{figures}: gain {gain:+.4f} reaches the margin {margin}", champion_version, champion_pr_auc
+        )
+    return PromotionDecision(
+        "challenger", f"{figures}: gain {gain:+.4f} is below the margin {margin}", champion_version, champion_pr_auc
+    )
 
 
 def champion_pr_auc_on(test: pd.DataFrame, settings: Settings | None = None) -> tuple[int, float] | None:
@@ -69,7 +71,9 @@ def champion_pr_auc_on(test: pd.DataFrame, settings: Settings | None = None) -> 
     missing = [name for name in champion.features if name not in test.columns]
     if missing:
         raise ModelsError(f"champion v{version} needs feature(s) {', '.join(missing)} the new training set lacks")
-    scores = load_booster(champion, settings).predict(xgboost.DMatrix(test[champion.features], feature_names=champion.features))
+    scores = load_booster(champion, settings).predict(
+        xgboost.DMatrix(test[champion.features], feature_names=champion.features)
+    )
     return version, float(average_precision_score(test[LABEL], scores))
 
 

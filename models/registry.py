@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import xgboost
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import EqualTo
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -266,7 +265,7 @@ def get_model_version(
         version = resolve_alias(alias, settings)
         if version is None:
             raise ModelsError(f"no model version is {alias} yet; train one with `lakeforge train`")
-    rows = versions.scan(row_filter=EqualTo("version", int(version))).to_arrow().to_pylist()
+    rows = versions.scan(row_filter=f"version = {int(version)}").to_arrow().to_pylist()
     if not rows:
         known = ", ".join(str(mv.version) for mv in list_model_versions(settings)) or "none yet"
         raise ModelsError(f"no model version {version} (versions: {known})")

@@ -1,9 +1,11 @@
 """Distributed XGBoost training with Ray Train, early-stopped on the validation period.
 
-Each worker receives its share of the rows through Ray's object store (every N-th row, so each worker sees
-the whole time span) and runs ``xgboost.train`` inside Ray Train's XGBoost trainer, which wires the workers
-into one XGBoost collective: histograms are summed across workers, so the result is one model trained on all
-rows. Rank 0 prints the validation metrics as boosting goes and reports the finished model once.
+Each worker receives its share of the training rows through Ray's object store (every N-th row, so each worker sees
+the whole time span) and the whole validation period (so every worker's metrics, hence its early stopping, are those
+of the whole period, even when fraud is too rare to reach each share) and runs ``xgboost.train`` inside Ray Train's
+XGBoost trainer, which wires the workers into one XGBoost collective: histograms are summed across workers, so the
+result is one model trained on all rows. Rank 0 prints the validation metrics as boosting goes and reports the
+finished model once.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def _train_per_worker(config: dict[str, Any]) -> None:
     rank = ray.train.get_context().get_world_rank()
     features = config["features"]
     train_values, train_labels = ray.get(config["train"][rank])
-    validation_values, validation_labels = ray.get(config["validation"][rank])
+    validation_values, validation_labels = ray.get(config["validation"])
     train = xgboost.DMatrix(train_values, label=train_labels, feature_names=features)
     validation = xgboost.DMatrix(validation_values, label=validation_labels, feature_names=features)
     plan: BoostingPlan = config["plan"]
@@ -172,7 +174,7 @@ def train_booster(
                 "features": features,
                 "plan": plan,
                 "train": _shards(periods["train"], features, workers),
-                "validation": _shards(periods["validation"], features, workers),
+                "validation": _shards(periods["validation"], features, 1)[0],
             },
             scaling_config=ray.train.ScalingConfig(num_workers=workers, resources_per_worker={"CPU": cpus}),
             run_config=ray.train.RunConfig(

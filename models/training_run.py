@@ -154,7 +154,9 @@ def train_and_register(
     plan = plan if plan is not None and reproduce is None else recorded_plan
     periods = split_by_time(training_set)
     for name, period in describe_periods(periods).items():
-        console.print(f"  {name:<10} {period['rows']:>9,} rows {period['fraud']:>6,} fraud  {period['start']} .. {period['end']}")
+        console.print(
+            f"  {name:<10} {period['rows']:>9,} rows {period['fraud']:>6,} fraud  {period['start']} .. {period['end']}"
+        )
     console.print(f"training on Ray with {workers} worker(s); validation PR-AUC every {plan.verbose_every} rounds")
     trained = train_booster(periods, training_set.features, workers, params, plan, settings)
     console.print(f"best round {trained.best_iteration}, validation PR-AUC {trained.best_validation_pr_auc:.4f}")
@@ -163,9 +165,13 @@ def train_and_register(
     baseline = RulesBaseline.fit(periods["train"])
     baseline_scores = baseline.score(test)
     metrics = evaluate_scores(test[LABEL].to_numpy(), model_scores)
-    metrics.update({f"baseline_{key}": value for key, value in evaluate_scores(test[LABEL].to_numpy(), baseline_scores).items()})
+    metrics.update(
+        {f"baseline_{key}": value for key, value in evaluate_scores(test[LABEL].to_numpy(), baseline_scores).items()}
+    )
     metrics["validation_pr_auc"] = trained.best_validation_pr_auc
-    thresholds = choose_thresholds(periods["validation"][LABEL].to_numpy(), _scores(trained.booster, periods["validation"], features))
+    thresholds = choose_thresholds(
+        periods["validation"][LABEL].to_numpy(), _scores(trained.booster, periods["validation"], features)
+    )
     decision = decide_promotion(metrics["pr_auc"], test, margin, settings)
     with tempfile.TemporaryDirectory(dir=settings.home) as folder:
         write_evaluation_plots(Path(folder), test[LABEL].to_numpy(), model_scores, baseline_scores, trained.booster)

@@ -1,11 +1,12 @@
 """The fraud training set: labeled transactions known at a cutoff, with their features from Feast.
 
 Entity rows are the transactions of ``curated.fct_transactions`` before the cutoff; a transaction is fraud when
-``curated.fct_chargebacks`` holds a chargeback for it reported at or before the cutoff (a later report was not
-yet known, so it is not a label). Chargebacks arrive days after the payment, so the most recent transactions
-can be left out (``maturity``) instead of being counted as legitimate before their label had time to arrive. Features come from the ``fraud_model_v1`` feature service through Feast's
-point-in-time join. Every table read is pinned to a snapshot id, so :func:`rebuild_training_set` can read the
-same rows again after new data has landed (Iceberg time travel) and prove it with the content hash.
+``curated.fct_chargebacks`` holds a chargeback for it reported at or before the cutoff (a later report was not yet
+known, so it is not a label). Chargebacks arrive days after the payment, so the most recent transactions can be left
+out (``maturity``) instead of being counted as legitimate before their label had time to arrive. Features come from
+the ``fraud_model_v1`` feature service through Feast's point-in-time join. Every table read is pinned to a snapshot
+id, so :func:`rebuild_training_set` can read the same rows again after new data has landed (Iceberg time travel) and
+prove it with the content hash.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ TRANSACTIONS_TABLE = "curated.fct_transactions"
 CHARGEBACKS_TABLE = "curated.fct_chargebacks"
 LABEL = "is_fraud"
 EVENT_TIME = "event_timestamp"
+FEATURES_KNOWN_BEFORE = timedelta(microseconds=1)
+"""Entity rows look up features this long before the transaction, so training sees what scoring will see."""
 ENTITY_COLUMNS = ("transaction_id", "card_id", "merchant_id", "customer_id", "amount_cents", EVENT_TIME)
 """Columns of each entity row: the join keys, the request amount the on-demand view reads, and the event time."""
 
@@ -112,7 +115,7 @@ def labeled_transactions(
     """
     if cutoff.tzinfo is None:
         raise ModelsError(f"cutoff {cutoff.isoformat()} has no time zone; pass an aware instant (e.g. UTC)")
-    columns = tuple(column for column in ENTITY_COLUMNS if column != EVENT_TIME) + ("transaction_at",)
+    columns = (*(column for column in ENTITY_COLUMNS if column != EVENT_TIME), "transaction_at")
     transactions = read_table(catalog, TRANSACTIONS_TABLE, snapshot_id=snapshots[TRANSACTIONS_TABLE], columns=columns)
     transactions = transactions.filter(pc.less(transactions["transaction_at"], pa.scalar(cutoff - maturity)))
     if transactions.num_rows == 0:
@@ -125,7 +128,9 @@ def labeled_transactions(
     )
     known = chargebacks.filter(pc.less_equal(chargebacks["reported_at"], pa.scalar(cutoff)))["transaction_id"]
     frame = transactions.to_pandas().rename(columns={"transaction_at": EVENT_TIME})
-    frame[EVENT_TIME] = frame[EVENT_TIME].dt.tz_convert("UTC")
+    # Features as known just before the transaction: card_features rows include the transaction they follow,
+    # and the online store that scoring reads holds the card's state before the transaction being scored.
+    frame[EVENT_TIME] = frame[EVENT_TIME].dt.tz_convert("UTC") - FEATURES_KNOWN_BEFORE
     frame[LABEL] = frame["transaction_id"].isin(known.to_pylist()).astype(np.int8)
     frame = frame.sort_values([EVENT_TIME, "transaction_id"], kind="stable").reset_index(drop=True)
     return frame[[*ENTITY_COLUMNS, LABEL]]

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("bench_ingest", "bench_generate", "bench_dbt", "bench_sql", "bench_feast")
+BENCHMARKS = ("bench_ingest", "bench_generate", "bench_dbt", "bench_sql", "bench_feast", "bench_scoring", "bench_train")
 """Module names under ``scripts`` (e.g. ``bench_ingest``), run in this order."""
 
 

@@ -9,10 +9,14 @@ computed identically by either store, so they are left out of the comparison).
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import multiprocessing
 import os
 import resource
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,12 +27,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 LAKE_STORE = "lake.feast.offline_store.LakeOfflineStore"
 SIZES = {
-    True: {"card_rows": 200_000, "entity_rows": [10_000], "cards": 20_000},
-    False: {"card_rows": 10_000_000, "entity_rows": [100_000, 1_000_000], "cards": 200_000},
+    True: {"card_rows": 200_000, "entity_rows": [10_000], "cards": 20_000, "online_window_days": 90},
+    False: {"card_rows": 10_000_000, "entity_rows": [100_000, 1_000_000], "cards": 200_000, "online_window_days": 1},
 }
+"""Feature rows, entity rows of the training sets, cards, and how many days the online stores are loaded with."""
+WIDE_VIEW = "card_wide_features"
+WIDE_SERVICE = "bench_50_features"
+WIDE_FEATURES = 28
+"""Doubles of the wide view: with fraud_model_v1's 22 features (2 on-demand), 50 features per request."""
+REDIS = {"type": "redis", "connection_string": "127.0.0.1:6379"}
 
 
 def _build_store(
@@ -116,11 +127,100 @@ def _latency(call: Any, repeats: int) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(samples), 3), "p99_ms": round(float(np.percentile(samples, 99)), 3)}
 
 
-def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], name: str) -> dict[str, Any]:
+def _write_wide_table(catalog: Any, cards: pa.Table) -> None:
+    """``features.card_wide_features``: each card's latest card-feature time and :data:`WIDE_FEATURES` doubles."""
+    latest = cards.group_by("card_id").aggregate([("feature_timestamp", "max")])
+    latest = latest.rename_columns(["card_id", "feature_timestamp"])
+    rng = np.random.default_rng(13)
+    for position in range(WIDE_FEATURES):
+        latest = latest.append_column(f"wide_{position:02d}", pa.array(rng.random(latest.num_rows)))
+    catalog.create_table(f"features.{WIDE_VIEW}", schema=latest.schema).append(latest)
+
+
+def _wide_objects(repo: Any) -> list[Any]:
+    """The wide view and ``bench_50_features``: fraud_model_v1 (on-demand ratios included) plus the wide view."""
+    from feast import FeatureService, FeatureView, Field
+    from feast.infra.data_sources.contrib.iceberg_catalog.iceberg_source import IcebergSource
+    from feast.types import Float64
+
+    from lake.feast.environment import iceberg_source_options
+
+    source = IcebergSource(
+        name=f"{WIDE_VIEW}_source",
+        namespace="features",
+        table=WIDE_VIEW,
+        timestamp_field="feature_timestamp",
+        **iceberg_source_options(),
+    )
+    view = FeatureView(
+        name=WIDE_VIEW,
+        entities=[repo.get_entity("card")],
+        ttl=timedelta(days=7),
+        schema=[Field(name=f"wide_{position:02d}", dtype=Float64) for position in range(WIDE_FEATURES)],
+        source=source,
+    )
+    fraud = [*repo.list_feature_views(), *repo.list_on_demand_feature_views()]
+    return [source, view, FeatureService(name=WIDE_SERVICE, features=[*fraud, view])]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_latency(home: Path, config: dict[str, Any], entity_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50/p99 of POST /get-online-features on ``feast serve`` (one worker, kept-alive connection)."""
+    folder = home / f"serve_{config['project']}"
+    folder.mkdir()
+    (folder / "feature_store.yaml").write_text(json.dumps(config))  # JSON is YAML
+    port = _free_port()
+    feast = str(Path(sys.executable).with_name("feast"))
+    command = [feast, "--chdir", str(folder), "serve", "--port", str(port), "--no-access-log"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        connection = _wait_for_server(port, server)
+
+        def post(rows: list[dict[str, Any]]) -> None:
+            entities = {key: [row[key] for row in rows] for key in rows[0]}
+            body = json.dumps({"feature_service": WIDE_SERVICE, "entities": entities})
+            connection.request("POST", "/get-online-features", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"feast serve answered {response.status}: {answer[:300]!r}")
+
+        return {
+            "one_entity": _latency(lambda: post(entity_rows[:1]), 300),
+            "hundred_entities": _latency(lambda: post(entity_rows), 100),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for_server(port: int, server: subprocess.Popen[bytes], seconds: float = 300) -> http.client.HTTPConnection:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"feast serve exited with {server.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+            return connection
+        except OSError:
+            connection.close()
+            time.sleep(0.5)
+    raise RuntimeError(f"feast serve did not answer on port {port} within {seconds} s")
+
+
+def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], window: timedelta) -> dict[str, Any]:
+    """Materialize ``window`` of every view into ``online``, then time bench_50_features in-process and over HTTP."""
     from lake.feast.materialization import materialize_views
 
     repo = _build_store(home, LAKE_STORE, online, "lakeforge")
-    project = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    project = f"bench_{online['type']}_{uuid.uuid4().hex[:6]}"
     store = _build_store(home, LAKE_STORE, online, project, registry=f"{project}.db")
     store.apply(
         [
@@ -128,25 +228,33 @@ def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], name: str) 
             *repo.list_data_sources(),
             *repo.list_feature_views(),
             *repo.list_on_demand_feature_views(),
-            *repo.list_feature_services(),
+            *_wide_objects(repo),
         ]
     )
     end = cards["feature_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
-    started = time.perf_counter()
-    written = materialize_views(store, end - timedelta(days=90), end)
-    seconds = time.perf_counter() - started
-    rows = sum(step.rows for step in written)
-    service = store.get_feature_service("fraud_model_v1", allow_cache=False)
+    written = materialize_views(store, end - window, end)
+    rows, seconds = sum(step.rows for step in written), sum(step.seconds for step in written)
+    service = store.get_feature_service(WIDE_SERVICE)
+    recent = cards[cards["feature_timestamp"] >= end - window]["card_id"].unique()[:100]
     entity_rows = [
         {"card_id": card, "merchant_id": "merc000001", "customer_id": "cust000001", "amount_cents": 1000}
-        for card in cards["card_id"].unique()[:100]
+        for card in recent
     ]
+    served = {name: getattr(store.config, name) for name in ("project", "provider", "entity_key_serialization_version")}
+    served |= {"registry": store.config.registry.model_dump(mode="json", exclude_none=True), "online_store": online}
     result = {
         "materialized_rows": rows,
         "materialize_rows_per_s": round(rows / seconds),
-        "features_per_request": len([f for p in service.feature_view_projections for f in p.features]),
-        "one_entity": _latency(lambda: store.get_online_features(features=service, entity_rows=entity_rows[:1]), 300),
-        "hundred_entities": _latency(lambda: store.get_online_features(features=service, entity_rows=entity_rows), 100),
+        "features_per_request": sum(len(projection.features) for projection in service.feature_view_projections),
+        "in_process": {
+            "one_entity": _latency(
+                lambda: store.get_online_features(features=service, entity_rows=entity_rows[:1]), 300
+            ),
+            "hundred_entities": _latency(
+                lambda: store.get_online_features(features=service, entity_rows=entity_rows), 100
+            ),
+        },
+        "feast_serve_http": _http_latency(home, served, entity_rows),
     }
     store.teardown()
     return result
@@ -194,10 +302,8 @@ def _measure(sizes: dict[str, Any]) -> dict[str, Any]:
                 "speedup": round(stock["seconds"] / lake["seconds"], 1),
                 "peak_rss_ratio": round(lake["peak_rss_mb"] / stock["peak_rss_mb"], 2),
             }
-        results["online_sqlite"] = _online(
-            home, card_frame, {"type": "sqlite", "path": str(home / "bench.db")}, "sqlite"
-        )
-        results["online_redis"] = _online(
-            home, card_frame, {"type": "redis", "connection_string": "127.0.0.1:6379"}, "redis"
-        )
+        _write_wide_table(catalog, cards)
+        window = timedelta(days=sizes["online_window_days"])
+        for online in ({"type": "sqlite", "path": str(home / "bench.db")}, REDIS):
+            results[f"online_{online['type']}"] = _online(home, card_frame, online, window)
     return results

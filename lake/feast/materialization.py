@@ -9,8 +9,9 @@ error instead of a no-op.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from feast import FeatureStore, FeatureView
@@ -21,12 +22,18 @@ from lake.feast.offline_store import count_entities_in_range
 
 @dataclass(frozen=True)
 class MaterializedRange:
-    """One view's materialization: the event-time range read and the entity rows written online."""
+    """One view's materialization: the event-time range read, the entity rows written online and how long it took."""
 
     view: str
     start: datetime
     end: datetime
     rows: int
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Write throughput (0 when nothing was written)."""
+        return self.rows / self.seconds if self.seconds else 0.0
 
 
 def _aware(moment: datetime, label: str) -> datetime:
@@ -121,11 +128,12 @@ def _write_range(
     end: datetime,
     on_view: Callable[[MaterializedRange], None] | None,
 ) -> MaterializedRange:
-    done = MaterializedRange(view.name, start, end, count_entities_in_range(view, start, end))
+    started = time.perf_counter()
+    planned = MaterializedRange(view.name, start, end, count_entities_in_range(view, start, end))
     if on_view:
-        on_view(done)
+        on_view(planned)
     store.materialize(start_date=start, end_date=end, feature_views=[view.name])
-    return done
+    return replace(planned, seconds=time.perf_counter() - started)
 
 
 def feature_freshness(store: FeatureStore) -> dict[str, datetime | None]:

@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from feast.data_source import DataSource
 from feast.feature_view import FeatureView
-from feast.infra.data_sources.contrib.iceberg_catalog.iceberg_source import IcebergSource
 from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
 from feast.infra.offline_stores.offline_store import OfflineStore, RetrievalJob, RetrievalMetadata
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
@@ -30,9 +29,7 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from feast.saved_dataset import SavedDatasetStorage
-from pyiceberg.table import Table
 
-from lake.duck import connect, iceberg_scan_sql
 from lake.errors import FeaturesError
 from lake.feast.queries import (
     ENTITY_TABLE,
@@ -43,6 +40,7 @@ from lake.feast.queries import (
     point_in_time_sql,
     rows_in_range_sql,
 )
+from lake.feast.scans import iceberg_source, lake_cursor, load_source_table, source_scan_sql
 from lake.settings import get_settings
 
 
@@ -106,36 +104,6 @@ class LakeRetrievalJob(RetrievalJob):
         pq.write_table(self.to_arrow(), path)
 
 
-def _iceberg_source(data_source: DataSource | None) -> IcebergSource:
-    if not isinstance(data_source, IcebergSource):
-        kind = type(data_source).__name__
-        raise FeaturesError(f"the lake offline store reads IcebergSource only; got {kind} ({data_source!r})")
-    return data_source
-
-
-def _load_table(data_source: IcebergSource) -> Table:
-    try:
-        return data_source.get_catalog_client().load_table(f"{data_source.namespace}.{data_source.iceberg_table}")
-    except Exception as error:
-        raise FeaturesError(
-            f"cannot load Iceberg table {data_source.namespace}.{data_source.iceberg_table} of data source "
-            f"{data_source.name!r}: {error}. Build it first (dbt build) or fix the source's catalog."
-        ) from None
-
-
-def _scan(data_source: DataSource | None) -> str:
-    table = _load_table(_iceberg_source(data_source))
-    if table.current_snapshot() is None:
-        return f"(SELECT * FROM {iceberg_scan_sql(table)} LIMIT 0)"
-    return iceberg_scan_sql(table)
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    connection = connect(get_settings())
-    connection.execute("SET TimeZone = 'UTC'")
-    return connection
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -168,7 +136,7 @@ def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | No
 
 
 def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool) -> ViewRead:
-    source = _iceberg_source(feature_view.batch_source)
+    source = iceberg_source(feature_view.batch_source)
     projection = feature_view.projection
     wanted = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{projection.name_to_use()}:")]
     prefix = projection.name_alias or feature_view.name
@@ -177,7 +145,7 @@ def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_
     key_columns = _source_columns(source, list(join_key_map))
     feature_columns = _source_columns(source, wanted)
     return ViewRead(
-        scan=_scan(source),
+        scan=source_scan_sql(source),
         join_keys={column: join_key_map[name] for column, name in key_columns.items()},
         timestamp_column=source.timestamp_field,
         created_column=source.created_timestamp_column or None,
@@ -192,10 +160,11 @@ def count_entities_in_range(feature_view: FeatureView, start: datetime, end: dat
     Raises:
         FeaturesError: the view's source is not an Iceberg table of the lake.
     """
-    source = _iceberg_source(feature_view.batch_source)
+    source = iceberg_source(feature_view.batch_source)
     keys = _source_columns(source, [column.name for column in feature_view.entity_columns])
-    sql = count_entities_sql(_scan(source), list(keys), source.timestamp_field, _utc(start), _utc(end))
-    row = _connect().execute(sql).fetchone()
+    sql = count_entities_sql(source_scan_sql(source), list(keys), source.timestamp_field, _utc(start), _utc(end))
+    with lake_cursor(get_settings()) as cursor:
+        row = cursor.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -227,7 +196,7 @@ class LakeOfflineStore(OfflineStore):
         times = entities.column(event_column)
         earliest, latest = pa.compute.min(times).as_py(), pa.compute.max(times).as_py()
         entity_columns = [name for name in entities.column_names if name != ROW_ORDER_COLUMN]
-        connection = _connect()
+        connection = lake_cursor(get_settings())
         connection.register(ENTITY_TABLE, entities)
         requested = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         return LakeRetrievalJob(
@@ -259,7 +228,7 @@ class LakeOfflineStore(OfflineStore):
         if created_timestamp_column:
             columns.append(created_timestamp_column)
         sql = latest_rows_sql(
-            _scan(data_source),
+            source_scan_sql(data_source),
             join_key_columns,
             columns,
             timestamp_field,
@@ -267,7 +236,7 @@ class LakeOfflineStore(OfflineStore):
             _utc(start_date),
             _utc(end_date),
         )
-        return LakeRetrievalJob(_connect(), sql)
+        return LakeRetrievalJob(lake_cursor(get_settings()), sql)
 
     @staticmethod
     def pull_all_from_table_or_query(
@@ -285,13 +254,13 @@ class LakeOfflineStore(OfflineStore):
         if created_timestamp_column:
             columns.append(created_timestamp_column)
         sql = rows_in_range_sql(
-            _scan(data_source),
+            source_scan_sql(data_source),
             columns,
             timestamp_field,
             _utc(start_date) if start_date else None,
             _utc(end_date) if end_date else None,
         )
-        return LakeRetrievalJob(_connect(), sql)
+        return LakeRetrievalJob(lake_cursor(get_settings()), sql)
 
     @staticmethod
     def offline_write_batch(
@@ -305,7 +274,7 @@ class LakeOfflineStore(OfflineStore):
         Raises:
             FeaturesError: the rows do not fit the table's schema.
         """
-        iceberg_table = _load_table(_iceberg_source(feature_view.batch_source))
+        iceberg_table = load_source_table(iceberg_source(feature_view.batch_source))
         schema = iceberg_table.schema().as_arrow()
         missing = [name for name in schema.names if name not in table.column_names]
         if missing:

@@ -73,12 +73,17 @@ def materialize(
             done = materialize_incremental_views(store, until, view or None, on_view=announce)
         else:
             done = materialize_views(store, since, until, view or None, on_view=announce)
-    report = Table("view", "from", "to", "entity rows written", title="Materialized")
+    report = Table("view", "from", "to", "entity rows written", "rows/s", title="Materialized")
     for step in done:
-        report.add_row(step.view, str(step.start), str(step.end), f"{step.rows:,}")
+        report.add_row(step.view, str(step.start), str(step.end), f"{step.rows:,}", f"{step.rows_per_second:,.0f}")
     console.print(report)
-    if not any(step.rows for step in done):
-        console.print("[yellow]nothing new to materialize: no feature rows in these ranges[/]")
+    if all(step.start == step.end for step in done):
+        console.print(f"[yellow]already up to date: every view is materialized up to {until}; pass a later --end[/]")
+    elif not any(step.rows for step in done):
+        console.print(
+            "[yellow]nothing written: no feature rows in these ranges. A first run starts at --end minus the "
+            "view's TTL; pass --end near the newest data or an explicit --start[/]"
+        )
 
 
 @features_app.command()

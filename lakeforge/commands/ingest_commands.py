@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from lake.ingest import IngestReport, ingest_path
+if TYPE_CHECKING:
+    from lake.ingest import IngestReport
 
 console = Console()
 
@@ -18,6 +20,8 @@ def ingest(
     table: str | None = typer.Option(None, "--table", help="Target raw.NAME; default: from each file name."),
 ) -> None:
     """Check landing files against their contracts and append them to raw tables (bad rows to quarantine)."""
+    from lake.ingest import ingest_path  # pyarrow.dataset and pandas load here, not at CLI start
+
     report = ingest_path(path, table=table, progress=True)
     print_report(report)
     if report.rejected:

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-models_app = typer.Typer(help="The model registry in the lake (ml.model_versions, ml.model_aliases).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model registry in the lake (ml.model_versions, ml.model_aliases).", no_args_is_help=True
+)
 
 
 def _cutoff(value: str | None) -> datetime | None:
@@ -25,7 +27,9 @@ def _cutoff(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ModelsError(f"--cutoff {value!r} is not an ISO date or time such as 2026-02-01 or 2026-02-01T12:00+00:00") from None
+        raise ModelsError(
+            f"--cutoff {value!r} is not an ISO date or time such as 2026-02-01 or 2026-02-01T12:00+00:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -36,7 +40,9 @@ def train(
         0.0, help="Leave out transactions younger than this many days at the cutoff (chargebacks still to come)."
     ),
     margin: float = typer.Option(0.01, help="PR-AUC gain over the champion needed to become champion."),
-    reproduce: int = typer.Option(None, help="Rebuild VERSION's training set from its snapshots, check its hash, retrain."),
+    reproduce: int = typer.Option(
+        None, help="Rebuild VERSION's training set from its snapshots, check its hash, retrain."
+    ),
 ) -> None:
     """Train the fraud model on Ray from Feast's fraud_model_v1, evaluate it, register it, apply the champion gate."""
     from models.training_run import train_and_register

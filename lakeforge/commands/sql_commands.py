@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from lake.settings import get_settings
-from serving.sql.server import serve
 
 console = Console(stderr=True)
 
@@ -26,6 +25,8 @@ def sql(
         f"Trino-protocol endpoint on http://{bound_host}:{bound_port} (catalog '{settings.sql.catalog}'); "
         f"connect with: trino://USER@{bound_host}:{bound_port}/{settings.sql.catalog}"
     )
+    from serving.sql.server import serve  # imported here so other commands start without the server's stack
+
     serve(settings, host=bound_host, port=bound_port)
 
 

@@ -7,7 +7,6 @@ from rich.console import Console
 from rich.table import Table
 
 from lake.catalog import load_catalog
-from lake.dbt_runner import published_by, run_dbt
 from lake.errors import TransformError
 
 console = Console()
@@ -19,6 +18,8 @@ def transform(ctx: typer.Context) -> None:
     Examples: `lakeforge transform`, `lakeforge transform build --select features`,
     `lakeforge transform build --full-refresh`, `lakeforge transform source freshness`.
     """
+    from lake.dbt_runner import published_by, run_dbt  # dbt takes seconds to import; only this command needs it
+
     run = run_dbt(ctx.args)
     published = published_by(load_catalog(), run.invocation_id)
     if published:

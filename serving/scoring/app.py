@@ -70,32 +70,18 @@ async def _unavailable(request: Request, error: ScoringError) -> JSONResponse:
 class ServiceOptions(BaseModel, extra="forbid"):
     """Tunables of a running service (Serve ``user_config``; changing them reconfigures without a restart)."""
 
-    refresh_seconds: float = Field(2.0, gt=0, description="How often the champion alias and freshness are re-read.")
-    flush_seconds: float = Field(2.0, gt=0, description="Longest time a prediction waits before it is written.")
-    max_buffered_rows: int = Field(5_000, gt=0, description="Predictions held in memory at most (crash loss bound).")
-    max_batch_size: int = Field(64, gt=0, description="Transactions scored by one feature lookup and model call.")
-    batch_wait_timeout_s: float = Field(0.002, ge=0, description="How long a batch waits to fill up.")
+    refresh_seconds: float = Field(default=2.0, gt=0, description="How often the champion alias and freshness are re-read.")
+    flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a prediction waits before it is written.")
+    max_buffered_rows: int = Field(default=5_000, gt=0, description="Predictions held in memory at most (crash loss bound).")
+    max_batch_size: int = Field(default=64, gt=0, description="Transactions scored by one feature lookup and model call.")
+    batch_wait_timeout_s: float = Field(
+        default=0.0, ge=0, description="How long a batch waits to fill up (0: take what queued while busy)."
+    )
 
 
 DEFAULT_OPTIONS = ServiceOptions()
 
 
-@serve.deployment(
-    name="FraudScorer",
-    ray_actor_options={"num_cpus": 0.5},
-    max_ongoing_requests=128,
-    autoscaling_config={
-        "min_replicas": 1,
-        "max_replicas": 4,
-        "target_ongoing_requests": 16,
-        "upscale_delay_s": 3,
-        "downscale_delay_s": 60,
-    },
-    user_config=DEFAULT_OPTIONS.model_dump(),
-    health_check_period_s=5,
-    graceful_shutdown_timeout_s=30,
-)
-@serve.ingress(api)
 class FraudScorer:
     """One replica: feature store, champion model, prediction log, and a thread keeping them current."""
 
@@ -119,8 +105,9 @@ class FraudScorer:
         self._options = ServiceOptions(**config)
         self._log.flush_seconds = self._options.flush_seconds
         self._log.max_buffered_rows = self._options.max_buffered_rows
-        self._score_batch.set_max_batch_size(self._options.max_batch_size)
-        self._score_batch.set_batch_wait_timeout_s(self._options.batch_wait_timeout_s)
+        batching = self._score_batch  # Serve's batch wrapper; its setters are not in its type hints
+        batching.set_max_batch_size(self._options.max_batch_size)  # type: ignore[attr-defined]
+        batching.set_batch_wait_timeout_s(self._options.batch_wait_timeout_s)  # type: ignore[attr-defined]
 
     def _refresh_periodically(self) -> None:
         while not self._stop.wait(self._options.refresh_seconds):
@@ -129,9 +116,11 @@ class FraudScorer:
             except Exception:
                 log.exception("refreshing the champion and feature freshness failed; retrying")
 
-    @serve.batch(max_batch_size=DEFAULT_OPTIONS.max_batch_size, batch_wait_timeout_s=DEFAULT_OPTIONS.batch_wait_timeout_s)
-    async def _score_batch(self, transactions: list[dict[str, Any]]) -> list[Score]:
-        scored = self._scorer.score(transactions)
+    @serve.batch(
+        max_batch_size=DEFAULT_OPTIONS.max_batch_size, batch_wait_timeout_s=DEFAULT_OPTIONS.batch_wait_timeout_s
+    )
+    async def _score_batch(self, transactions: list[BaseModel]) -> list[Score]:
+        scored = self._scorer.score([transaction.model_dump() for transaction in transactions])
         self._log.add(scored.log_rows)
         return scored.scores
 
@@ -143,7 +132,7 @@ class FraudScorer:
     ) -> Score:
         """Score one transaction: fraud probability, decision, reasons, unknown entities, feature freshness."""
         self._auth.verify(credentials)
-        return await self._score_batch(transaction.model_dump())  # type: ignore[attr-defined,no-any-return]
+        return await self._score_batch(transaction)
 
     @api.post(
         "/v1/score/batch",
@@ -161,7 +150,7 @@ class FraudScorer:
                 {"detail": f"{count} transactions in one batch; send at most {MAX_BATCH_TRANSACTIONS} per call"},
                 status_code=413,
             )
-        scores = await asyncio.gather(*(self._score_batch(item.model_dump()) for item in batch.transactions))
+        scores = await asyncio.gather(*(self._score_batch(item) for item in batch.transactions))
         return BatchScore(scores=scores)
 
     @api.get("/healthz", response_model=Health)
@@ -192,6 +181,25 @@ class FraudScorer:
             log.warning("scoring replica stopped; wrote its last %d predictions", written)
 
 
+scorer_deployment = serve.deployment(
+    name="FraudScorer",
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=128,
+    autoscaling_config={
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "target_ongoing_requests": 16,
+        "look_back_period_s": 10,
+        "upscale_delay_s": 2,
+        "downscale_delay_s": 60,
+    },
+    user_config=DEFAULT_OPTIONS.model_dump(),
+    health_check_period_s=5,
+    graceful_shutdown_timeout_s=30,
+)(serve.ingress(api)(FraudScorer))
+"""The Serve deployment: half a CPU per replica, 1 to 4 replicas, a new one per 16 requests in flight."""
+
+
 def build_app(settings: Settings | None = None, options: ServiceOptions = DEFAULT_OPTIONS) -> Application:
     """The scoring application for these settings and options.
 
@@ -202,7 +210,7 @@ def build_app(settings: Settings | None = None, options: ServiceOptions = DEFAUL
     Returns:
         The bound application, for ``serve.run``.
     """
-    return FraudScorer.options(user_config=options.model_dump()).bind(settings)
+    return scorer_deployment.options(user_config=options.model_dump()).bind(settings)
 
 
-app = FraudScorer.bind()
+app = scorer_deployment.bind()

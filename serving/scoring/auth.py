@@ -49,6 +49,4 @@ class ApiKeyCheck:
             )
         given = credentials.credentials.encode()
         if not any(hmac.compare_digest(given, key) for key in self._keys):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feast import FeatureService, FeatureStore
+from feast.errors import FeatureServiceNotFoundException
 from feast.online_response import TIMESTAMP_POSTFIX
+from pyiceberg.table import Table
 
 from lake.catalog import load_catalog
 from lake.errors import ScoringError
@@ -45,14 +47,10 @@ class FeatureBatch:
     unknown_entities: list[list[str]]
 
 
-def read_card_holders(settings: Settings) -> dict[str, str]:
-    """``card_id -> customer_id`` from ``raw.cards`` (empty, with a warning, before any card was ingested)."""
-    catalog = load_catalog(settings)
-    if not catalog.table_exists(CARDS_TABLE):
-        log.warning("no table %s yet: customer features will be missing until cards are ingested", CARDS_TABLE)
-        return {}
-    cards = catalog.load_table(CARDS_TABLE).scan(selected_fields=("card_id", "customer_id")).to_arrow()
-    return dict(zip(cards.column("card_id").to_pylist(), cards.column("customer_id").to_pylist(), strict=True))
+def read_card_holders(cards: Table) -> dict[str, str]:
+    """``card_id -> customer_id`` for every card of a ``raw.cards`` table."""
+    rows = cards.scan(selected_fields=("card_id", "customer_id")).to_arrow()
+    return dict(zip(rows.column("card_id").to_pylist(), rows.column("customer_id").to_pylist(), strict=True))
 
 
 class OnlineFeatureLookup:
@@ -68,7 +66,7 @@ class OnlineFeatureLookup:
         Raises:
             ScoringError: the service is not registered (``lakeforge features apply`` was not run).
         """
-        self._settings = settings
+        self._catalog = load_catalog(settings)
         self._store: FeatureStore = open_feature_store(settings)
         self._service = self._feature_service(service_name)
         stored = {view.name for view in self._store.list_feature_views()}
@@ -77,14 +75,17 @@ class OnlineFeatureLookup:
             for projection in self._service.feature_view_projections
             if projection.name in stored
         }
-        self._holders = read_card_holders(settings)
+        self._holders: dict[str, str] = {}
+        self._cards_snapshot: int | None = None
         self._materialized: dict[str, datetime | None] = {}
+        if not self._catalog.table_exists(CARDS_TABLE):
+            log.warning("no table %s yet: customer features stay missing until cards are ingested", CARDS_TABLE)
         self.refresh()
 
     def _feature_service(self, name: str) -> FeatureService:
         try:
             return self._store.get_feature_service(name)
-        except Exception as error:
+        except FeatureServiceNotFoundException as error:
             raise ScoringError(
                 f"feature service {name!r} is not in the Feast registry ({error}); run `lakeforge features apply`"
             ) from None
@@ -95,9 +96,14 @@ class OnlineFeatureLookup:
         return str(self._service.name)
 
     def refresh(self) -> None:
-        """Re-read the card holders and each view's materialization end (called every few seconds)."""
-        self._holders = read_card_holders(self._settings) or self._holders
+        """Re-read each view's materialization end, and the card holders when ``raw.cards`` has a new snapshot."""
         self._materialized = feature_freshness(self._store)
+        if self._catalog.table_exists(CARDS_TABLE):
+            cards = self._catalog.load_table(CARDS_TABLE)
+            snapshot = cards.current_snapshot()
+            snapshot_id = snapshot.snapshot_id if snapshot else None
+            if snapshot_id != self._cards_snapshot:
+                self._holders, self._cards_snapshot = read_card_holders(cards), snapshot_id
 
     def materialized_until(self) -> dict[str, datetime | None]:
         """Each stored view's last materialization end, as of the last :meth:`refresh`."""
@@ -125,7 +131,10 @@ class OnlineFeatureLookup:
             include_event_timestamps=True
         )
         value_times = {
-            view: [datetime.fromtimestamp(seconds, UTC) if seconds else None for seconds in answer[probe + TIMESTAMP_POSTFIX]]
+            view: [
+                datetime.fromtimestamp(seconds, UTC) if seconds else None
+                for seconds in answer[probe + TIMESTAMP_POSTFIX]
+            ]
             for view, probe in self._probe.items()
         }
         values = {name: column for name, column in answer.items() if not name.endswith(TIMESTAMP_POSTFIX)}

@@ -45,9 +45,18 @@ class LoadedModel:
         )
 
 
-def load_model(version: int, settings: Settings) -> LoadedModel:
-    """Read one version and its booster from the registry (single-threaded predictions: batches are small)."""
+def load_model(version: int, feature_service: str, settings: Settings) -> LoadedModel:
+    """Read one version and its booster from the registry (single-threaded predictions: batches are small).
+
+    Raises:
+        ScoringError: the version reads another feature service than the one being served.
+    """
     mv = get_model_version(version, settings=settings)
+    if mv.feature_service != feature_service:
+        raise ScoringError(
+            f"model version {version} reads feature service {mv.feature_service!r} but this service looks up "
+            f"{feature_service!r}; deploy a scoring service for {mv.feature_service!r} before promoting it"
+        )
     booster = load_booster(mv, settings)
     booster.set_param({"nthread": 1})
     return LoadedModel(version=mv, booster=booster)
@@ -56,13 +65,15 @@ def load_model(version: int, settings: Settings) -> LoadedModel:
 class ChampionModel:
     """Holds the current champion; :meth:`refresh` follows the alias."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, feature_service: str) -> None:
         """Load the champion if there is one (the service reports not-ready until there is).
 
         Args:
             settings: where the registry lives.
+            feature_service: the Feast feature service being looked up; a champion reading another is refused.
         """
         self._settings = settings
+        self._feature_service = feature_service
         self._current: LoadedModel | None = None
         self.problem: str | None = None
         self.refresh()
@@ -96,7 +107,7 @@ class ChampionModel:
                 raise ScoringError("no model version is champion yet; register one and promote it to champion")
             if wanted == self.version:
                 return False
-            loaded = load_model(wanted, self._settings)
+            loaded = load_model(wanted, self._feature_service, self._settings)
         except LakeforgeError as error:
             self.problem = str(error)
             log.warning("champion not refreshed: %s", error)

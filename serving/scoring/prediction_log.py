@@ -124,7 +124,9 @@ class PredictionLog:
             except Exception:
                 with self._lock:
                     self._rows = rows + self._rows
-                log.exception("writing %d predictions to %s failed; kept for the next flush", len(rows), PREDICTIONS_TABLE)
+                log.exception(
+                    "writing %d predictions to %s failed; kept for the next flush", len(rows), PREDICTIONS_TABLE
+                )
                 return 0
             return len(rows)
 

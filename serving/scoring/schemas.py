@@ -45,7 +45,7 @@ def transaction_model() -> type[BaseModel]:
     model = create_model(  # type: ignore[call-overload]
         "Transaction", __config__=ConfigDict(extra="forbid"), __doc__=contract.description, **fields
     )
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 Transaction = transaction_model()

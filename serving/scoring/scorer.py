@@ -54,7 +54,7 @@ class TransactionScorer:
             service_name: the Feast feature service to read (the champion's own ``feature_service``).
         """
         self.features = OnlineFeatureLookup(settings, service_name)
-        self.champion = ChampionModel(settings)
+        self.champion = ChampionModel(settings, service_name)
 
     def refresh(self) -> None:
         """Follow the champion alias and re-read feature freshness and card holders."""

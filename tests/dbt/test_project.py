@@ -26,6 +26,8 @@ MODELS = {
     "staging.stg_payments__customers",
     "staging.stg_payments__merchants",
     "staging.int_transactions_enriched",
+    "staging.int_merchant_days_aggregated",
+    "staging.int_customer_days_aggregated",
     "curated.fct_transactions",
     "curated.fct_chargebacks",
     "curated.dim_cards",

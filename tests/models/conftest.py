@@ -1,14 +1,14 @@
 """A small fraud lake for the model tests: dbt-shaped curated and feature tables written with pyiceberg.
 
-Fraud payments are large, far from home and come in bursts, so a model can learn them; each is charged back
-1 to 20 days later. Writing these tables and applying the Feast repo takes a few seconds, against minutes for
-the generator -> ingest -> dbt path.
+Fraud payments are mostly far from home and somewhat larger and faster than legitimate ones, so a model learns them
+better than amount-and-velocity rules do; each is charged back 1 to 20 days later. Writing these tables and applying
+the Feast repo takes a few seconds, against minutes for the generator -> ingest -> dbt path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +65,8 @@ def fraud_rows(count: int, seed: int, start: datetime = START, days: int = DAYS,
     fraud = rng.random(count) < 0.05
     offsets = np.sort(rng.choice(days * 86_400_000_000, count, replace=False))
     cards = rng.integers(0, CARDS, count)
-    amount = np.where(fraud, rng.integers(20_000, 200_000, count), rng.integers(100, 15_000, count))
+    amount = np.where(fraud, rng.integers(100, 30_000, count), rng.integers(100, 15_000, count))
+    far = np.where(fraud, rng.random(count) < 0.8, rng.random(count) < 0.02)
     transaction_ids = _ids("tx", np.arange(first_id, first_id + count))
     times = _times(start, offsets)
     transactions = pa.table(
@@ -90,11 +91,12 @@ def fraud_rows(count: int, seed: int, start: datetime = START, days: int = DAYS,
         },
         schema=CHARGEBACKS_SCHEMA,
     )
-    burst = np.where(fraud, rng.integers(3, 7, count), rng.integers(1, 3, count))
+    burst = np.where(fraud, rng.integers(1, 5, count), rng.integers(1, 4, count))
     values = {
         "card_id": _ids("card", cards),
         "transaction_id": transaction_ids,
-        "feature_timestamp": times,
+        # known a second before the payment, as scoring sees it: training looks features up just before each payment
+        "feature_timestamp": _times(start, offsets - 1_000_000),
         "tx_count_1h": burst,
         "amount_sum_1h_cents": amount * burst,
         "tx_count_24h": burst + rng.integers(0, 5, count),
@@ -103,9 +105,9 @@ def fraud_rows(count: int, seed: int, start: datetime = START, days: int = DAYS,
         "amount_sum_7d_cents": rng.integers(10_000, 500_000, count),
         "distinct_merchants_24h": rng.integers(1, 5, count),
         "distinct_categories_24h": rng.integers(1, 4, count),
-        "amount_to_avg_7d_ratio": np.where(fraud, rng.uniform(2, 20, count), rng.uniform(0.1, 3, count)),
-        "seconds_since_previous_tx": np.where(fraud, rng.uniform(5, 600, count), rng.uniform(60, 200_000, count)),
-        "distance_from_home_km": np.where(fraud, rng.uniform(100, 5_000, count), rng.uniform(0, 40, count)),
+        "amount_to_avg_7d_ratio": np.where(fraud, rng.uniform(0.5, 6, count), rng.uniform(0.1, 4, count)),
+        "seconds_since_previous_tx": np.where(fraud, rng.uniform(5, 50_000, count), rng.uniform(60, 200_000, count)),
+        "distance_from_home_km": np.where(far, rng.uniform(50, 5_000, count), rng.uniform(0, 40, count)),
         "card_chargebacks_90d": rng.integers(0, 2, count),
     }
     schema = pa.schema(list(FEATURE_TABLES["card_features"].items()))
@@ -139,8 +141,12 @@ def write_fraud_lake(catalog: Catalog, rows: FraudLake) -> None:
     catalog.create_table("curated.fct_transactions", schema=TRANSACTIONS_SCHEMA).append(rows.transactions)
     catalog.create_table("curated.fct_chargebacks", schema=CHARGEBACKS_SCHEMA).append(rows.chargebacks)
     create_feature_table(catalog, "card_features").append(rows.card_features)
-    create_feature_table(catalog, "merchant_features").append(_daily_rows("merchant_features", "merchant_id", "merch", MERCHANTS, 1))
-    create_feature_table(catalog, "customer_features").append(_daily_rows("customer_features", "customer_id", "cust", CUSTOMERS, 2))
+    create_feature_table(catalog, "merchant_features").append(
+        _daily_rows("merchant_features", "merchant_id", "merch", MERCHANTS, 1)
+    )
+    create_feature_table(catalog, "customer_features").append(
+        _daily_rows("customer_features", "customer_id", "cust", CUSTOMERS, 2)
+    )
 
 
 def append_fraud_rows(catalog: Catalog, rows: FraudLake) -> None:

@@ -39,14 +39,25 @@ def test_register_writes_the_version_row_and_its_files(settings: Settings, catal
     (extra / "report.md").write_text("# report")
     lineage = {"snapshots": {"features.card_features": 42}, "content_hash": "abc", "row_count": 300}
     mv = register_model_version(
-        booster, FEATURES, THRESHOLDS, metrics={"pr_auc": 0.5}, params={"eta": 0.1}, lineage=lineage,
-        artifacts_dir=extra, settings=settings,
+        booster,
+        FEATURES,
+        THRESHOLDS,
+        metrics={"pr_auc": 0.5},
+        params={"eta": 0.1},
+        lineage=lineage,
+        artifacts_dir=extra,
+        settings=settings,
     )
     assert mv.version == 1 and mv.aliases == [] and mv.feature_service == "fraud_model_v1"
     row = catalog.load_table("ml.model_versions").scan().to_arrow().to_pylist()[0]
     assert row["version"] == 1 and '"content_hash": "abc"' in row["lineage"]
     stored = get_model_version(1, settings=settings)
-    assert (stored.features, stored.thresholds, stored.metrics, stored.lineage) == (FEATURES, THRESHOLDS, {"pr_auc": 0.5}, lineage)
+    assert (stored.features, stored.thresholds, stored.metrics, stored.lineage) == (
+        FEATURES,
+        THRESHOLDS,
+        {"pr_auc": 0.5},
+        lineage,
+    )
     assert read_artifact(stored, "report.md", settings) == b"# report"
     matrix = xgboost.DMatrix(values, feature_names=FEATURES)
     np.testing.assert_array_equal(load_booster(stored, settings).predict(matrix), booster.predict(matrix))

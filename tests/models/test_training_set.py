@@ -131,5 +131,5 @@ def test_rebuild_from_recorded_snapshots_matches_after_new_data(catalog: Catalog
 def test_rebuild_needs_every_snapshot(fraud_lake: FraudLake) -> None:
     recorded = fetch_training_set(CUTOFF)
     partial = {name: snapshot for name, snapshot in recorded.snapshots.items() if not name.startswith("features.")}
-    with pytest.raises(ModelsError, match="no snapshot for features.card_features"):
+    with pytest.raises(ModelsError, match=r"no snapshot for features\.card_features"):
         rebuild_training_set(CUTOFF, timedelta(0), partial)

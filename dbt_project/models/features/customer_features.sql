@@ -8,14 +8,9 @@
 {% endset %}
 
 with transactions_daily as (
-    select
-        customer_id,
-        cast(transaction_at as date) as activity_date,
-        count(*) as tx_count,
-        sum(amount_cents) as amount_sum_cents
-    from {{ ref('int_transactions_enriched') }}
-    where transaction_at >= {{ since }} - interval 29 day and customer_id is not null
-    group by customer_id, activity_date
+    select customer_id, activity_date, tx_count, amount_sum_cents
+    from {{ ref('int_customer_days_aggregated') }}
+    where activity_date >= {{ since }} - interval 29 day
 ),
 
 rolling as (

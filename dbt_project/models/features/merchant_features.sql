@@ -2,17 +2,16 @@
 
 {#- One row per merchant per day with activity: rolling 30-day figures over events up to the end of that
     day, known at the start of the next (feature_timestamp). Chargebacks count on the day they were reported.
-    An incremental run rebuilds the last published day and later ones from 29 days of daily history. -#}
+    An incremental run rebuilds the last published day and later ones from 29 days of daily aggregates. -#}
 
 {% set since %}
     {% if is_incremental() %}(select max(feature_date) from {{ this }}){% else %}date '0001-01-01'{% endif %}
 {% endset %}
 
 with transactions_daily as (
-    select merchant_id, cast(transaction_at as date) as activity_date, count(*) as tx_count
-    from {{ ref('int_transactions_enriched') }}
-    where transaction_at >= {{ since }} - interval 29 day
-    group by merchant_id, activity_date
+    select merchant_id, activity_date, tx_count
+    from {{ ref('int_merchant_days_aggregated') }}
+    where activity_date >= {{ since }} - interval 29 day
 ),
 
 chargebacks_daily as (

@@ -139,7 +139,7 @@ async def _load(url: str, bodies: list[dict[str, Any]], concurrency: int, stop: 
             try:
                 async with session.post(f"{url}/v1/score", json=body) as answer:
                     status, payload = answer.status, await answer.json(content_type=None)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, aiohttp.ClientError, ValueError):
                 status, payload = 0, None
             result.statuses[status] = result.statuses.get(status, 0) + 1
             if status == 200:
@@ -176,4 +176,3 @@ class LoadGenerator:
         self._thread.join(timeout=60)
         assert self._result is not None, "the load generator did not finish"
         return self._result
-

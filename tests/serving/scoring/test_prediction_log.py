@@ -33,7 +33,9 @@ def rows(count: int, start: int = 0) -> list[dict]:
 
 
 def logged_ids(catalog: Catalog) -> list[str]:
-    return sorted(catalog.load_table(PREDICTIONS_TABLE).scan(selected_fields=("request_id",)).to_arrow()["request_id"].to_pylist())
+    return sorted(
+        catalog.load_table(PREDICTIONS_TABLE).scan(selected_fields=("request_id",)).to_arrow()["request_id"].to_pylist()
+    )
 
 
 def test_rows_are_written_within_the_flush_interval(catalog: Catalog) -> None:

@@ -28,9 +28,10 @@ def bodies(sandbox: Sandbox, count: int = 50) -> list[dict]:
     ]
 
 
-def running_replicas(app: str = APP_NAME) -> int:
+def replicas(states: tuple[str, ...] = ("RUNNING",), app: str = APP_NAME) -> int:
+    """Replicas of the scoring deployment in any of these states."""
     deployment = serve.status().applications[app].deployments["FraudScorer"]
-    return int(deployment.replica_states.get("RUNNING", 0))
+    return sum(int(deployment.replica_states.get(state, 0)) for state in states)
 
 
 def replica_pids(app: str = APP_NAME) -> list[int]:
@@ -71,13 +72,11 @@ def test_promoting_a_champion_under_load_switches_without_a_failed_request(
     assert result.total > 50
 
 
-def test_graceful_shutdown_writes_the_buffered_predictions(ray_session: None, scoring_sandbox: Sandbox) -> None:
-    from tests.serving.scoring.conftest import free_port  # noqa: F401  (same proxy, separate route)
-
+def test_graceful_shutdown_writes_the_buffered_predictions(scoring_url: str, scoring_sandbox: Sandbox) -> None:
     name = "scoring-shutdown"
     options = ServiceOptions(flush_seconds=3600)
     serve.run(build_app(scoring_sandbox.settings, options), name=name, route_prefix=f"/{name}")
-    url = f"{serve_url()}/{name}"
+    url = f"{scoring_url}/{name}"
     wait_until_ready(url)
     status, answer = call(f"{url}/v1/score/batch", {"transactions": bodies(scoring_sandbox, 7)})
     assert status == 200, answer
@@ -86,13 +85,6 @@ def test_graceful_shutdown_writes_the_buffered_predictions(ray_session: None, sc
 
     logged = wait_for_logged(scoring_sandbox, {score["request_id"] for score in answer["scores"]}, seconds=5)
     assert len(logged) == 7
-
-
-def serve_url() -> str:
-    from ray.serve.context import _get_global_client
-
-    options = _get_global_client().http_config
-    return f"http://{options.host}:{options.port}"
 
 
 def test_a_killed_replica_is_restarted_and_the_service_recovers(scoring_url: str, scoring_sandbox: Sandbox) -> None:
@@ -111,30 +103,30 @@ def test_a_killed_replica_is_restarted_and_the_service_recovers(scoring_url: str
     time.sleep(2)
     result = load.stop()
 
-    failures_after_kill = [moment for moment in result.failures if moment >= killed_at]
-    recovered_at = max(failures_after_kill, default=killed_at)
-    outage = [moment for moment in result.successes if killed_at <= moment <= recovered_at]
-    rate = len(failures_after_kill) / max(1, len(failures_after_kill) + len(outage))
+    failed = [moment for moment in result.failures if moment >= killed_at]
+    recovered_at = min(moment for moment in result.successes if moment > max(failed, default=killed_at))
+    answered = [moment for moment in result.successes if killed_at <= moment <= recovered_at]
     print(
-        f"replica kill: {len(failures_after_kill)} failed requests, error rate during the outage {rate:.0%}, "
-        f"recovered {recovered_at - killed_at:.1f} s after the kill; statuses {result.statuses}"
+        f"replica kill: {len(failed)} of {len(failed) + len(answered)} requests failed during the outage, "
+        f"first answer {recovered_at - killed_at:.1f} s after the kill; statuses {result.statuses}"
     )
-    assert any(moment > recovered_at for moment in result.successes), "no request succeeded after the outage"
     assert recovered_at - killed_at < 90
     assert replica_pids() and pid not in replica_pids()
 
 
 def test_load_starts_a_second_replica(scoring_url: str, scoring_sandbox: Sandbox) -> None:
-    assert running_replicas() == 1
-    load = LoadGenerator(scoring_url, bodies(scoring_sandbox), concurrency=64)
+    assert replicas() == 1
+    load = LoadGenerator(scoring_url, bodies(scoring_sandbox), concurrency=40)
     started = time.monotonic()
     try:
-        while running_replicas() < 2 and time.monotonic() - started < 120:
+        while replicas(("STARTING", "RUNNING")) < 2 and time.monotonic() - started < 90:
             time.sleep(0.5)
-        scaled_after = time.monotonic() - started
+        decided_after = time.monotonic() - started
     finally:
         result = load.stop()
+    while replicas() < 2 and time.monotonic() - started < 180:
+        time.sleep(0.5)
 
-    print(f"autoscaling: {running_replicas()} replicas running {scaled_after:.1f} s into the load; {result.statuses}")
-    assert running_replicas() >= 2
-    assert result.errors == 0
+    print(f"autoscaling: a second replica started {decided_after:.1f} s into the load, {replicas()} running")
+    assert replicas() >= 2
+    assert result.errors == 0, result.statuses

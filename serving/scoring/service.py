@@ -1,0 +1,50 @@
+"""Start and stop the scoring application on Ray: the local instance of the embedded profile, or a cluster."""
+
+from __future__ import annotations
+
+import logging
+
+import ray
+from ray import serve
+
+from lake.settings import Settings, get_settings
+from serving.scoring.app import DEFAULT_OPTIONS, ServiceOptions, build_app
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "scoring"
+"""The Serve application name (also in ``serve_config.yaml``)."""
+
+
+def start_service(
+    settings: Settings | None = None, options: ServiceOptions = DEFAULT_OPTIONS, port: int | None = None
+) -> str:
+    """Connect to Ray (``settings.ray.address``, or a new local instance), deploy the app and wait until ready.
+
+    Args:
+        settings: settings the replicas serve with; default: the process settings.
+        options: service tunables.
+        port: HTTP port; default: ``settings.scoring.port``.
+
+    Returns:
+        The service's base URL.
+    """
+    settings = settings or get_settings()
+    if not ray.is_initialized():
+        local = settings.ray.address is None
+        ray.init(
+            address=settings.ray.address,
+            num_cpus=settings.ray.num_cpus if local else None,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    port = port or settings.scoring.port
+    serve.start(http_options={"host": settings.scoring.host, "port": port})
+    serve.run(build_app(settings, options), name=APP_NAME, route_prefix="/")
+    return f"http://{settings.scoring.host}:{port}"
+
+
+def stop_service() -> None:
+    """Shut Serve down gracefully (replicas write their buffered predictions) and disconnect from Ray."""
+    serve.shutdown()
+    ray.shutdown()
