@@ -65,7 +65,7 @@ def load_table(catalog: Catalog, name: str) -> Table:
 
 def list_table_names(catalog: Catalog) -> list[str]:
     """Every table in every namespace, as ``namespace.table``, sorted."""
-    names = []
+    names: list[str] = []
     for namespace in catalog.list_namespaces():
         names.extend(".".join(identifier) for identifier in catalog.list_tables(namespace))
     return sorted(names)
