@@ -130,7 +130,10 @@ def _bodies(card_ids: list[str], merchant_ids: list[str]) -> list[dict[str, Any]
 
 
 def _measure_both(spans: dict[str, SyntheticSpan], seconds: float, folder: Path) -> list[dict[str, Any]]:
-    """Build the sandbox in the current data home, then load Ray Serve and the bare process in turn."""
+    """Build the sandbox in the current data home, start both servers, load them in turn at each concurrency.
+
+    Both stay up for the whole run and take turns, so they see the same background load on the machine.
+    """
     from serving.scoring.sandbox import build_sandbox
     from serving.scoring.service import start_service, stop_service
 
@@ -138,14 +141,6 @@ def _measure_both(spans: dict[str, SyntheticSpan], seconds: float, folder: Path)
     sandbox = build_sandbox(settings, spans)
     bodies_file = folder / "bodies.json"
     bodies_file.write_text(json.dumps(_bodies(sandbox.card_ids, sandbox.merchant_ids)))
-
-    rows: list[dict[str, Any]] = []
-    serve_url = start_service(settings, port=_free_port())
-    try:
-        _wait_ready(serve_url)
-        rows += [{"server": "ray_serve", **_load(serve_url, bodies_file, c, seconds)} for c in CONCURRENCIES]
-    finally:
-        stop_service()
 
     port = _free_port()
     bare = subprocess.Popen(
@@ -155,13 +150,18 @@ def _measure_both(spans: dict[str, SyntheticSpan], seconds: float, folder: Path)
         stderr=subprocess.DEVNULL,
     )
     try:
-        bare_url = f"http://127.0.0.1:{port}"
-        _wait_ready(bare_url, bare)
-        rows += [{"server": "bare_fastapi", **_load(bare_url, bodies_file, c, seconds)} for c in CONCURRENCIES]
+        urls = {"ray_serve": start_service(settings, port=_free_port()), "bare_fastapi": f"http://127.0.0.1:{port}"}
+        _wait_ready(urls["bare_fastapi"], bare)
+        _wait_ready(urls["ray_serve"])
+        return [
+            {"server": server, **_load(url, bodies_file, concurrency, seconds)}
+            for concurrency in CONCURRENCIES
+            for server, url in urls.items()
+        ]
     finally:
+        stop_service()
         bare.terminate()
         bare.wait(timeout=30)
-    return rows
 
 
 def run(small: bool) -> dict[str, Any]:

@@ -70,13 +70,16 @@ async def _unavailable(request: Request, error: ScoringError) -> JSONResponse:
 class ServiceOptions(BaseModel, extra="forbid"):
     """Tunables of a running service (Serve ``user_config``; changing them reconfigures without a restart)."""
 
-    refresh_seconds: float = Field(default=2.0, gt=0, description="How often the champion alias and freshness are re-read.")
-    flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a prediction waits before it is written.")
-    max_buffered_rows: int = Field(default=5_000, gt=0, description="Predictions held in memory at most (crash loss bound).")
-    max_batch_size: int = Field(default=64, gt=0, description="Transactions scored by one feature lookup and model call.")
-    batch_wait_timeout_s: float = Field(
-        default=0.0, ge=0, description="How long a batch waits to fill up (0: take what queued while busy)."
-    )
+    refresh_seconds: float = Field(default=2.0, gt=0)
+    """How often the champion alias, feature freshness and card holders are re-read."""
+    flush_seconds: float = Field(default=2.0, gt=0)
+    """Longest time a prediction waits in memory before it is written."""
+    max_buffered_rows: int = Field(default=5_000, gt=0)
+    """Predictions held in memory at most: the most a crash can lose."""
+    max_batch_size: int = Field(default=64, gt=0)
+    """Transactions scored by one feature lookup and one model call."""
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0)
+    """How long a batch waits to fill up (0: it takes what queued while the previous batch ran)."""
 
 
 DEFAULT_OPTIONS = ServiceOptions()
@@ -181,9 +184,13 @@ class FraudScorer:
             log.warning("scoring replica stopped; wrote its last %d predictions", written)
 
 
+SAME_THREAD = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
+"""Serve's throughput setting: requests run on the replica's own event loop (scoring blocks it for a few ms per
+batch, which is also what lets concurrent requests gather into the next batch)."""
+
 scorer_deployment = serve.deployment(
     name="FraudScorer",
-    ray_actor_options={"num_cpus": 0.5},
+    ray_actor_options={"num_cpus": 0.5, "runtime_env": {"env_vars": SAME_THREAD}},
     max_ongoing_requests=128,
     autoscaling_config={
         "min_replicas": 1,

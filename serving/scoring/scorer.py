@@ -76,7 +76,7 @@ class TransactionScorer:
         model: LoadedModel = self.champion.current
         names = model.version.features
         batch = self.features.lookup(transactions)
-        matrix = np.array([batch.values[name] for name in names], dtype=np.float64).T.reshape(len(transactions), -1)
+        matrix = np.array([batch.values[name] for name in names], dtype=np.float64).T
         prediction = model.predict(matrix)
         materialized = self.features.materialized_until()
         scored_at = datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""One scoring sandbox and one running service per test session, shared by the scoring test modules.
+"""One scoring sandbox and one running service for this test package, shared by its modules.
 
 Building the sandbox (feature tables, Feast apply + materialize, a registered champion) and starting a Serve
 replica take tens of seconds, so they happen once. Tests that change the champion read the current one from
@@ -29,7 +29,7 @@ from serving.scoring.sandbox import Sandbox, build_sandbox
 APP_NAME = "scoring"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scoring_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A data home with online features for a hundred cards and a registered champion."""
     home = tmp_path_factory.mktemp("scoring") / "home"
@@ -62,7 +62,7 @@ def wait_until_ready(url: str, seconds: float = 120) -> None:
     pytest.fail(f"the scoring service at {url} was not ready within {seconds} s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scoring_url(ray_session: None, scoring_sandbox: Sandbox) -> Iterator[str]:
     """The service running on the local Ray instance (refresh and flush every half second)."""
     from ray import serve

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from lake.errors import ScoringError
+from lake.settings import Settings
 from models.registry import FEATURE_SERVICE, promote_model_version, register_model_version, resolve_alias
 from serving.scoring.model import ChampionModel
 from serving.scoring.sandbox import THRESHOLDS, Sandbox, register_champion, train_rule_model
@@ -34,3 +38,11 @@ def test_a_champion_for_another_feature_service_is_refused_and_the_old_one_kept(
         assert champion.problem is not None and "fraud_model_v2" in champion.problem
     finally:
         promote_model_version(first, settings=settings)
+
+
+def test_without_a_champion_the_model_is_not_ready_and_says_why(settings: Settings) -> None:
+    champion = ChampionModel(settings, FEATURE_SERVICE)
+
+    assert champion.version is None
+    with pytest.raises(ScoringError, match="no model version is champion"):
+        _ = champion.current
