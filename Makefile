@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen --all-groups
+# Local Ray workers run this .venv's Python directly; without this, Ray's `uv run` hook packages the checkout
+# and builds a second virtualenv for the workers in every Ray session.
+export RAY_ENABLE_UV_RUN_RUNTIME_ENV := 0
 
 .PHONY: setup demo test test-fast lint format bench clean
 

@@ -52,20 +52,27 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
 
 
 def _s3_secret_sql(settings: Settings) -> str:
+    """DuckDB's S3 secret for the warehouse: region and keys, and for an S3-compatible endpoint (MinIO) its host,
+    path-style URLs and TLS as the endpoint's scheme says."""
     catalog = settings.catalog
-    parts = ["TYPE s3", f"REGION '{catalog.s3_region}'"]
+    parts = ["TYPE s3", f"REGION {_literal(catalog.s3_region)}"]
     if catalog.s3_access_key_id:
-        parts.append(f"KEY_ID '{catalog.s3_access_key_id}'")
+        parts.append(f"KEY_ID {_literal(catalog.s3_access_key_id)}")
     if catalog.s3_secret_access_key:
-        parts.append(f"SECRET '{catalog.s3_secret_access_key.get_secret_value()}'")
+        parts.append(f"SECRET {_literal(catalog.s3_secret_access_key.get_secret_value())}")
     if catalog.s3_endpoint:
         endpoint = catalog.s3_endpoint
         parts += [
-            f"ENDPOINT '{endpoint.split('://', 1)[-1]}'",
+            f"ENDPOINT {_literal(endpoint.split('://', 1)[-1].rstrip('/'))}",
             "URL_STYLE 'path'",
-            f"USE_SSL {'true' if endpoint.startswith('https') else 'false'}",
+            f"USE_SSL {'false' if endpoint.startswith('http://') else 'true'}",
         ]
     return f"CREATE OR REPLACE SECRET lakeforge_s3 ({', '.join(parts)})"
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (``CREATE SECRET`` takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:

@@ -128,6 +128,45 @@ class ScoringSettings(BaseModel):
     """Accepted bearer tokens; empty: authentication off (with a warning)."""
 
 
+class MaintenanceSettings(BaseModel):
+    """``lakeforge maintain``: snapshot retention and small-file compaction."""
+
+    snapshot_retention_days: float = Field(default=7.0, ge=0)
+    """Snapshots older than this are expired (except those a registered model points to)."""
+    orphan_min_age_hours: float = Field(default=1.0, ge=0)
+    """Files no snapshot references are deleted only when older than this, so a writer's uncommitted files survive."""
+    small_file_mb: float = Field(default=32.0, gt=0)
+    """Data files smaller than this count as small: compaction candidates."""
+    target_file_mb: float = Field(default=128.0, gt=0)
+    """Compaction merges small files of a partition into files of about this size (on disk)."""
+    min_small_files: int = Field(default=5, ge=2)
+    """A partition is compacted only when it holds at least this many small files."""
+
+
+class DriftSettings(BaseModel):
+    """The drift job: recent predictions against the champion's training data."""
+
+    psi_threshold: float = Field(default=0.2, gt=0)
+    """Population stability index over which a feature (or the score) counts as drifted and a retrain is due."""
+    window_days: float = Field(default=7.0, gt=0)
+    """Recent predictions: the champion's, with a transaction time in this many days up to the check's ``as_of``."""
+    min_predictions: int = Field(default=200, ge=1)
+    """With fewer recent predictions than this, drift is not judged (bin shares would be mostly noise)."""
+    bins: int = Field(default=10, ge=2)
+    """Quantile bins per feature in the reference profile written at training time."""
+
+
+class PipelineSettings(BaseModel):
+    """``lakeforge run``: one operated cycle."""
+
+    retrain_every_days: float = 7.0
+    """A retrain is due when the champion is older than this (data time), even without drift."""
+    label_maturity_days: float = Field(default=7.0, ge=0)
+    """Training leaves out transactions younger than this at the lake's clock: their chargebacks may still come."""
+    workers: int = Field(default=2, ge=1)
+    """Ray Train workers of a retrain (``lakeforge run --workers`` overrides it)."""
+
+
 class Settings(BaseSettings):
     """Everything a Lakeforge process needs to know about where things are."""
 
@@ -145,6 +184,9 @@ class Settings(BaseSettings):
     ray: RaySettings = Field(default_factory=RaySettings)
     sql: SqlEndpointSettings = Field(default_factory=SqlEndpointSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @model_validator(mode="after")
     def _apply_profile(self) -> Settings:

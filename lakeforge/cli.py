@@ -14,11 +14,14 @@ from rich.console import Console
 
 from lake.errors import LakeforgeError
 from lakeforge.commands import (
+    drift_commands,
     features_commands,
     generate_commands,
     ingest_commands,
     lake_commands,
+    maintain_commands,
     models_commands,
+    run_commands,
     serve_commands,
     sql_commands,
     transform_commands,
@@ -40,6 +43,9 @@ for module in (
     features_commands,
     models_commands,
     serve_commands,
+    drift_commands,
+    maintain_commands,
+    run_commands,
 ):
     module.register(app)
 

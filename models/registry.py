@@ -280,6 +280,23 @@ def list_model_versions(settings: Settings | None = None) -> list[ModelVersion]:
     return [_model_version(row, by_version) for row in rows]
 
 
+def registered_snapshots(settings: Settings | None = None) -> dict[str, set[int]]:
+    """The snapshots registered versions were trained on, ``{table: {snapshot ids}}``, from their lineage.
+
+    Table maintenance keeps these whatever their age, so every version's training set can still be rebuilt.
+    Reads only; an empty lake (no registry table yet) has none.
+    """
+    catalog = load_catalog(settings or get_settings())
+    if not catalog.table_exists(VERSIONS_TABLE):
+        return {}
+    lineages = catalog.load_table(VERSIONS_TABLE).scan(selected_fields=("lineage",)).to_arrow().column("lineage")
+    pinned: dict[str, set[int]] = {}
+    for lineage in lineages.to_pylist():
+        for table, snapshot_id in json.loads(lineage).get("snapshots", {}).items():
+            pinned.setdefault(table, set()).add(int(snapshot_id))
+    return pinned
+
+
 def promote_model_version(version: int, alias: str = "champion", settings: Settings | None = None) -> ModelVersion:
     """Point ``alias`` at ``version`` (written to ``ml.model_aliases``).
 

@@ -5,7 +5,8 @@ the whole time span) and the whole validation period (so every worker's metrics,
 of the whole period, even when fraud is too rare to reach each share) and runs ``xgboost.train`` inside Ray Train's
 XGBoost trainer, which wires the workers into one XGBoost collective: histograms are summed across workers, so the
 result is one model trained on all rows. Rank 0 prints the validation metrics as boosting goes and reports the
-finished model once.
+finished model once, into Ray Train's run folder under the warehouse: every node of a Ray cluster can reach it
+there, and the driver reads the model back from it (a local folder would be on whichever node rank 0 ran).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import pandas as pd
 import ray
 import ray.train
 import xgboost
+from pyarrow.fs import FileSystem
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from ray.train.xgboost import XGBoostTrainer
 
 from lake.errors import ModelsError
@@ -43,6 +46,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
 """XGBoost parameters; the last ``eval_metric`` (PR-AUC) drives early stopping."""
 CHECKPOINT_MODEL = "model.json"
 """The booster's file inside the Ray Train checkpoint rank 0 reports once training ends."""
+RUNS_FOLDER = "ml.db/ray_results"
+"""Ray Train's run folders, relative to the warehouse (next to the model artifacts)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class BoostingPlan:
     """
 
     num_boost_round: int = 300
-    early_stopping_rounds: int = 20
+    early_stopping_rounds: int = 50
     verbose_every: int = 10
 
 
@@ -102,6 +107,14 @@ def ray_session(settings: Settings | None = None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def run_storage(settings: Settings) -> tuple[FileSystem, str]:
+    """Where Ray Train keeps its runs: the warehouse's file system (with the catalog's S3 endpoint and keys) and the
+    path of :data:`RUNS_FOLDER` on it."""
+    file_io = PyArrowFileIO(settings.catalog_properties())
+    scheme, netloc, path = file_io.parse_location(f"{str(settings.catalog.warehouse).rstrip('/')}/{RUNS_FOLDER}")
+    return file_io.fs_by_scheme(scheme, netloc), path
 
 
 def _shards(frame: pd.DataFrame, features: list[str], workers: int) -> list[ray.ObjectRef]:
@@ -163,6 +176,7 @@ def train_booster(
     plan = plan or BoostingPlan()
     if workers < 1 or workers > len(periods["train"]):
         raise ModelsError(f"--workers must be between 1 and the training rows ({len(periods['train'])}); got {workers}")
+    fs, storage_path = run_storage(settings)
     with ray_session(settings):
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
         chosen = {**DEFAULT_PARAMS, "scale_pos_weight": class_weight(periods["train"][LABEL]), "nthread": cpus}
@@ -178,7 +192,7 @@ def train_booster(
             },
             scaling_config=ray.train.ScalingConfig(num_workers=workers, resources_per_worker={"CPU": cpus}),
             run_config=ray.train.RunConfig(
-                name=f"train-{datetime.now(UTC):%Y%m%dT%H%M%S%f}", storage_path=str(settings.home / "ray_results")
+                name=f"train-{datetime.now(UTC):%Y%m%dT%H%M%S%f}", storage_path=storage_path, storage_filesystem=fs
             ),
         )
         result = trainer.fit()

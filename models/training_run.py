@@ -18,6 +18,7 @@ from rich.console import Console
 
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
+from models.drift import write_reference_profile
 from models.evaluate import choose_thresholds, evaluate_scores
 from models.lineage import DBT_MANIFEST, file_sha256, git_commit, library_versions
 from models.plots import write_evaluation_plots
@@ -173,6 +174,7 @@ def train_and_register(
         periods["validation"][LABEL].to_numpy(), _scores(trained.booster, periods["validation"], features)
     )
     decision = decide_promotion(metrics["pr_auc"], test, margin, settings)
+    settings.home.mkdir(parents=True, exist_ok=True)  # on an S3 warehouse nothing else may have created it
     with tempfile.TemporaryDirectory(dir=settings.home) as folder:
         write_evaluation_plots(Path(folder), test[LABEL].to_numpy(), model_scores, baseline_scores, trained.booster)
         mv = register_model_version(
@@ -185,6 +187,7 @@ def train_and_register(
             artifacts_dir=Path(folder),
             settings=settings,
         )
+    write_reference_profile(mv, periods["train"], model_scores, settings)  # before the alias: drift needs it
     mv = promote_model_version(mv.version, decision.alias, settings)
     report_uri = write_artifact(settings, mv.artifact_uri, REPORT_FILE, render_report(mv, decision).encode())
     return TrainingOutcome(model_version=mv, decision=decision, report_uri=report_uri)

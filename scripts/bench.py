@@ -14,7 +14,16 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("bench_ingest", "bench_generate", "bench_dbt", "bench_sql", "bench_feast", "bench_scoring", "bench_train")
+BENCHMARKS = (
+    "bench_ingest",
+    "bench_generate",
+    "bench_dbt",
+    "bench_sql",
+    "bench_feast",
+    "bench_scoring",
+    "bench_train",
+    "bench_cycle",
+)
 """Module names under ``scripts`` (e.g. ``bench_ingest``), run in this order."""
 
 

@@ -41,7 +41,8 @@ def run(small: bool) -> dict[str, Any]:
 
 
 @contextmanager
-def _data_home(folder: Path) -> Iterator[Settings]:
+def data_home(folder: Path) -> Iterator[Settings]:
+    """A fresh data home under ``folder`` for the block, with every other ``LAKEFORGE_*`` variable set aside."""
     saved = {name: value for name, value in os.environ.items() if name.startswith("LAKEFORGE_")}
     for name in saved:
         del os.environ[name]
@@ -54,7 +55,7 @@ def _data_home(folder: Path) -> Iterator[Settings]:
 
 
 def _bench(rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp, _data_home(Path(tmp)) as settings:
+    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp, data_home(Path(tmp)) as settings:
         work = Path(tmp)
         landing = work / "landing"
         files = write_landing_files(landing, rows=rows * (DAYS + 1) // DAYS, days=DAYS + 1, seed=SEED)

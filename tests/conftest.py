@@ -6,9 +6,11 @@ broken machine, not a reason to skip.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -85,3 +87,75 @@ def cluster_settings(
 def cluster_catalog(cluster_settings: Settings) -> Catalog:
     """The PostgreSQL SqlCatalog of the cluster profile, isolated by catalog name."""
     return load_catalog(cluster_settings)
+
+
+S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY = "lakeforge-test", "lakeforge-test-secret"
+"""Dummy keys the S3 test server accepts (it checks none); set so every client signs its requests as in production."""
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto's server mode) on 127.0.0.1 for the whole session; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client of the test server (for assertions on what landed in the bucket)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_ACCESS_KEY_ID,
+        aws_secret_access_key=S3_SECRET_ACCESS_KEY,
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def cluster_s3_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_database: str, s3_endpoint: str, settings: Settings
+) -> Iterator[Settings]:
+    """The whole cluster profile: PostgreSQL catalog and Feast registry, Redis online store, S3 warehouse.
+
+    Each test gets its own bucket (warehouse ``s3://<bucket>/warehouse``), catalog name and Feast project; the
+    Redis keys of that project are deleted afterwards.
+    """
+    import redis
+
+    online = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=5)
+    try:
+        online.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(f"Redis on 127.0.0.1:6379 is required for cluster-profile tests: {error}")
+    suffix = uuid.uuid4().hex[:10]
+    bucket, project = f"lakeforge-{suffix}", f"test_{suffix}"
+    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
+    variables = {
+        "PROFILE": "cluster",
+        "CATALOG__URI": postgres_database,
+        "CATALOG__NAME": project,
+        "CATALOG__WAREHOUSE": f"s3://{bucket}/warehouse",
+        "CATALOG__S3_ENDPOINT": s3_endpoint,
+        "CATALOG__S3_ACCESS_KEY_ID": S3_ACCESS_KEY_ID,
+        "CATALOG__S3_SECRET_ACCESS_KEY": S3_SECRET_ACCESS_KEY,
+        "CATALOG__S3_REGION": "us-east-1",
+        "FEAST__REGISTRY": postgres_database,
+        "FEAST__ONLINE_STORE": "redis",
+        "FEAST__REDIS_CONNECTION": "127.0.0.1:6379",
+        "FEAST__PROJECT": project,
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(f"LAKEFORGE_{name}", value)
+    yield get_settings()
+    keys = list(online.scan_iter(match=b"*" + project.encode()))
+    if keys:
+        online.delete(*keys)
+    online.close()

@@ -3,7 +3,9 @@
 Feast substitutes ``${VAR}`` in ``feature_store.yaml`` from the environment (``os.path.expandvars``, with no
 default values), so every value the file needs is derived here from :mod:`lake.settings` and exported before
 Feast loads it: by ``lakeforge features ...``, by tests, and by ``eval "$(lakeforge features env)"`` for a
-shell that runs plain ``feast``.
+shell that runs plain ``feast``. S3 keys never go into the registry: the Iceberg data sources stored there
+carry the endpoint and region only, and pyiceberg (through pyarrow's S3 file system) takes the keys from the
+standard AWS variables, exported here too.
 """
 
 from __future__ import annotations
@@ -48,13 +50,30 @@ def feast_environment(settings: Settings | None = None) -> dict[str, str]:
         settings: settings to use; default: the process settings.
 
     Returns:
-        Variable name to value; the online store section is a JSON (hence YAML flow) mapping.
+        Variable name to value; the online store section is a JSON (hence YAML flow) mapping. With an S3
+        warehouse and keys in the settings, ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` too.
     """
     settings = settings or get_settings()
     return {
         PROJECT_VARIABLE: settings.feast.project,
         REGISTRY_URL_VARIABLE: registry_url(settings),
         ONLINE_STORE_VARIABLE: json.dumps(online_store_config(settings)),
+        **s3_credentials_environment(settings),
+    }
+
+
+def s3_credentials_environment(settings: Settings) -> dict[str, str]:
+    """The standard AWS variables for the settings' S3 keys (none when the settings carry no keys).
+
+    Data sources in the registry name no keys, so pyiceberg reading them finds the keys here, as any AWS SDK
+    would; without keys in the settings, the SDK's own chain (instance role, ``~/.aws``) applies.
+    """
+    catalog = settings.catalog
+    if settings.warehouse_is_local or not (catalog.s3_access_key_id and catalog.s3_secret_access_key):
+        return {}
+    return {
+        "AWS_ACCESS_KEY_ID": catalog.s3_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": catalog.s3_secret_access_key.get_secret_value(),
     }
 
 
@@ -89,14 +108,15 @@ def shell_exports(settings: Settings | None = None) -> str:
 def iceberg_source_options(settings: Settings | None = None) -> dict[str, Any]:
     """Catalog keyword arguments for Feast's ``IcebergSource`` pointing at the profile's SqlCatalog.
 
-    Secrets (S3 keys) are left out because data sources are stored in the Feast registry; readers take S3
-    credentials from the settings (DuckDB) or the standard AWS environment (pyiceberg).
+    The S3 keys are left out because data sources are stored in the Feast registry; readers take them from
+    the settings (DuckDB) or the standard AWS variables (pyiceberg, see :func:`s3_credentials_environment`).
 
     Args:
         settings: settings to use; default: the process settings.
     """
     settings = settings or get_settings()
-    properties = {key: value for key, value in settings.catalog_properties().items() if key != "s3.secret-access-key"}
+    keys = ("s3.access-key-id", "s3.secret-access-key")
+    properties = {key: value for key, value in settings.catalog_properties().items() if key not in keys}
     return {
         "catalog_type": "sql",
         "catalog_name": settings.catalog.name,

@@ -1,11 +1,13 @@
 """Contract-checked ingestion of landing files (Parquet, CSV, JSON Lines) into the raw Iceberg tables.
 
-``ingest_path`` is the one entry point: each file becomes one idempotent, atomic batch whose rows land
-exactly once in ``raw.<table>`` or ``raw.<table>_quarantine``, recorded in ``ops.ingest_batches``.
+``ingest_path`` is the one entry point: the files of each table become one idempotent, atomic batch (one commit
+per table) whose rows land exactly once in ``raw.<table>`` or ``raw.<table>_quarantine``, recorded in
+``ops.ingest_batches`` one row per file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,7 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from lake.catalog import load_catalog
 from lake.ingest.bookkeeping import INGESTED, REJECTED, BatchRecord
-from lake.ingest.pipeline import SKIPPED, ingest_file
+from lake.ingest.pipeline import SKIPPED, ingest_sources
+from lake.ingest.plan import BatchPlan
 from lake.ingest.readers import CHUNK_ROWS
 from lake.ingest.sources import resolve_sources
 from lake.settings import Settings, get_settings
@@ -24,7 +27,10 @@ __all__ = ["INGESTED", "REJECTED", "SKIPPED", "BatchRecord", "IngestReport", "in
 
 @dataclass(frozen=True)
 class IngestReport:
-    """The batches of one ``ingest_path`` call, one per file, in file order."""
+    """What one ``ingest_path`` call did: a record per file, in file order.
+
+    Files of one table share their batch's ``batch_id`` and snapshot ids; each has its own status and counts.
+    """
 
     batches: list[BatchRecord]
 
@@ -56,7 +62,7 @@ def ingest_path(
     progress: bool = False,
     chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
-    """Ingest a landing file, or every landing file in a folder, each as its own batch.
+    """Ingest a landing file, or every landing file in a folder; the files of each table form one batch.
 
     Args:
         path: a ``.parquet``, ``.csv`` or ``.jsonl`` file, or a folder of them.
@@ -66,7 +72,7 @@ def ingest_path(
         chunk_rows: rows per Parquet chunk (bounds memory).
 
     Returns:
-        One batch record per file.
+        One record per file.
 
     Raises:
         IngestError: the path does not exist, holds a file of an unsupported format, or names no known table;
@@ -76,9 +82,9 @@ def ingest_path(
     catalog = load_catalog(settings or get_settings())
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"))
     with Progress(*columns, TimeElapsedColumn(), disable=not progress, transient=True) as bar:
-        records = []
-        for source in sources:
-            task = bar.add_task(f"{source.path.name} -> {source.contract.table_name}")
-            records.append(ingest_file(catalog, source, chunk_rows, partial(bar.advance, task)))
-            bar.update(task, visible=False)
-    return IngestReport(records)
+        return IngestReport(ingest_sources(catalog, sources, chunk_rows, partial(_progress_task, bar)))
+
+
+def _progress_task(bar: Progress, plan: BatchPlan) -> Callable[[int], None]:
+    task = bar.add_task(f"{len(plan.files)} file(s) -> {plan.table_name}")
+    return partial(bar.advance, task)

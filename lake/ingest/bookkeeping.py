@@ -1,4 +1,8 @@
-"""``ops.ingest_batches``: one row per ingestion batch, the record that makes re-ingestion a no-op."""
+"""``ops.ingest_batches``: one row per landing file, the record that makes re-ingesting a file a no-op.
+
+The files of one table in one ``ingest_path`` call form a batch: they share its id and its snapshots, and
+their rows are committed together in one snapshot of the batch's records.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ BATCHES_TABLE = "ops.ingest_batches"
 INGESTED, REJECTED = "ingested", "rejected"
 
 BATCHES_SCHEMA = Schema(
-    NestedField(1, "batch_id", StringType(), required=True, doc="sha256 of target table and file checksum."),
+    NestedField(1, "batch_id", StringType(), required=True, doc="sha256 of target table and the batch's files."),
     NestedField(2, "table_name", StringType(), required=True, doc="Target raw table."),
     NestedField(3, "source_file", StringType(), required=True, doc="Landing file path."),
     NestedField(4, "file_sha256", StringType(), required=True, doc="Checksum of the file's bytes."),
@@ -41,7 +45,7 @@ BATCHES_SCHEMA = Schema(
 
 @dataclass
 class BatchRecord:
-    """What one batch did; becomes one row of ``ops.ingest_batches``."""
+    """What one file's batch did with it; becomes one row of ``ops.ingest_batches``."""
 
     batch_id: str
     table_name: str
@@ -68,20 +72,29 @@ def create_batches_table_if_missing(catalog: Catalog) -> Table:
     return create_table_if_missing(catalog, BATCHES_TABLE, BATCHES_SCHEMA)
 
 
-def find_ingested_batch(table: Table, batch_id: str) -> dict[str, object] | None:
-    """The record of a batch that was fully ingested before, or None."""
-    if table.current_snapshot() is None:
-        return None
-    rows = table.scan(row_filter=f"batch_id = '{batch_id}' AND status = '{INGESTED}'").to_arrow()
-    return rows.slice(0, 1).to_pylist()[0] if rows.num_rows else None
+def ingested_files(table: Table, file_sha256s: list[str]) -> dict[tuple[str, str], str]:
+    """Which of these files were fully ingested before: (table name, file sha256) -> the batch id that did it."""
+    if table.current_snapshot() is None or not file_sha256s:
+        return {}
+    checksums = ", ".join(f"'{sha256}'" for sha256 in sorted(set(file_sha256s)))
+    rows = table.scan(
+        row_filter=f"status = '{INGESTED}' AND file_sha256 IN ({checksums})",
+        selected_fields=("table_name", "file_sha256", "batch_id"),
+    ).to_arrow()
+    return {(row["table_name"], row["file_sha256"]): row["batch_id"] for row in rows.to_pylist()}
 
 
-def append_batch_record(table: Table, record: BatchRecord) -> None:
-    """Commit the batch's row; its snapshot carries the batch id like every other commit of the batch."""
-    row = {
-        **record.__dict__,
-        "quarantine_reasons": json.dumps(record.quarantine_reasons, sort_keys=True),
-        "added_columns": json.dumps(record.added_columns),
-    }
-    rows = pa.Table.from_pylist([row], schema=BATCHES_SCHEMA.as_arrow())
-    commit_data_files(table, write_data_files(table, rows), record.batch_id)
+def append_batch_records(table: Table, records: list[BatchRecord], batch_id: str) -> None:
+    """Commit the rows of a batch's files in one snapshot that carries the batch id, like every commit of the batch."""
+    rows = pa.Table.from_pylist(
+        [
+            {
+                **record.__dict__,
+                "quarantine_reasons": json.dumps(record.quarantine_reasons, sort_keys=True),
+                "added_columns": json.dumps(record.added_columns),
+            }
+            for record in records
+        ],
+        schema=BATCHES_SCHEMA.as_arrow(),
+    )
+    commit_data_files(table, write_data_files(table, rows), batch_id)

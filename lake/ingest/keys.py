@@ -1,7 +1,8 @@
-"""Primary-key guard: a key enters a raw table once, whether repeated within a file or already in the table.
+"""Primary-key guard: a key enters a raw table once, whether repeated within a file, across the files of a batch,
+or already in the table.
 
-Keys already in the table are read lazily and only where needed: for day-partitioned tables, only the key
-column of the days the file touches (partition pruning does the rest); otherwise the key column once.
+Keys already in the table are read lazily and only where needed: for day-partitioned tables, only the key column
+of the days the batch touches (partition pruning does the rest); otherwise the key column once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,39 @@ from pyiceberg.table import Table
 
 from lake.contracts import Contract
 
-KEY = "__key"
+KEY, HASH = "__key", "__hash"
 _SEPARATOR = "\x1f"
+_SEED = 0
+
+
+class KeySet:
+    """A growing set of keys whose membership test costs one pass over 64-bit hashes, not a rehash of every key held.
+
+    A batch of 10M rows checks each chunk against up to 10M keys; hashing those keys again for every chunk would
+    dominate ingestion. A hash match is confirmed by comparing the keys themselves, so the test is exact.
+    """
+
+    def __init__(self) -> None:
+        self._held = pl.DataFrame(schema={KEY: pl.String, HASH: pl.UInt64})
+
+    def add(self, keyed: pl.DataFrame) -> None:
+        """Add keys (a frame from :func:`hashed`)."""
+        self._held.vstack(keyed, in_place=True)
+
+    def update(self, other: KeySet) -> None:
+        """Add every key of ``other``."""
+        self.add(other._held)
+
+    def contains(self, keyed: pl.DataFrame) -> pl.Series:
+        """For each key of ``keyed`` (a frame from :func:`hashed`): whether the set holds it."""
+        candidates = self._held.filter(pl.col(HASH).is_in(keyed.get_column(HASH).implode()))
+        if candidates.is_empty():
+            return pl.zeros(keyed.height, pl.Boolean, eager=True)
+        return keyed.get_column(KEY).is_in(candidates.get_column(KEY).implode())
 
 
 class KeyGuard:
-    """Remembers every key this file has let through and the table's keys of the partitions seen so far."""
+    """The keys of the table (as of one snapshot), of the batch's earlier files, and of the current file so far."""
 
     def __init__(self, contract: Contract, table: Table, snapshot_id: int | None) -> None:
         """Guard keys of ``table`` as it was at ``snapshot_id`` (None: the table had no rows)."""
@@ -28,19 +56,21 @@ class KeyGuard:
         self._snapshot_id = snapshot_id
         self._loaded_days: set[date] = set()
         self._loaded_all = False
-        self._existing = pl.Series(KEY, [], pl.String)
-        self._seen = pl.Series(KEY, [], pl.String)
+        self._earlier = KeySet()
+        """Keys in the table or let through by an earlier file of the batch."""
+        self._file = KeySet()
+        """Keys let through by earlier chunks of the current file."""
 
     def duplicate_reasons(self, good: pl.DataFrame) -> pl.Series:
         """For each (otherwise valid) row in file order: why its key is a duplicate, or null.
 
-        The first valid occurrence of a key within the file wins; later ones and keys already in the table
-        are duplicates. Keys of rows that pass are remembered for the next chunk.
+        The first valid occurrence of a key within the file wins; later ones, and keys already in the table or
+        let through by an earlier file of the batch, are duplicates. Keys of rows that pass are remembered.
         """
-        keys = good.select(key_expression(self._contract)).to_series()
+        keyed = hashed(good.select(key_expression(self._contract)).to_series())
         self._load_existing(good)
-        in_table = keys.is_in(self._existing)
-        in_file = keys.is_in(self._seen) | ~keys.is_first_distinct()
+        in_table = self._earlier.contains(keyed)
+        in_file = self._file.contains(keyed) | ~_first_occurrences(keyed)
         key_names = ", ".join(self._contract.primary_key)
         reasons = (
             pl.select(
@@ -53,32 +83,46 @@ class KeyGuard:
             .to_series()
             .alias("duplicate")
         )
-        self._seen = pl.concat([self._seen, keys.filter(reasons.is_null())])
+        self._file.add(keyed.filter(reasons.is_null()))
         return reasons
+
+    def end_file(self, keep: bool) -> None:
+        """The current file is done: its keys count for the batch's later files (keep) or are forgotten (rejected)."""
+        if keep:
+            self._earlier.update(self._file)
+        self._file = KeySet()
 
     def _load_existing(self, good: pl.DataFrame) -> None:
         if self._snapshot_id is None or self._loaded_all:
             return
         if not self._contract.partition_by_day:
-            self._add_existing(self._scan_keys(AlwaysTrue()))
+            self._earlier.add(self._scan_keys(AlwaysTrue()))
             self._loaded_all = True
             return
         days = set(good.get_column(self._contract.event_time).dt.date().unique().drop_nulls().to_list())
         new_days = days - self._loaded_days
         if new_days:
-            self._add_existing(self._scan_keys(_days_filter(self._contract.event_time, new_days)))
+            self._earlier.add(self._scan_keys(_days_filter(self._contract.event_time, new_days)))
             self._loaded_days |= new_days
 
-    def _scan_keys(self, row_filter: str | BooleanExpression) -> pl.Series:
+    def _scan_keys(self, row_filter: str | BooleanExpression) -> pl.DataFrame:
         scan = self._table.scan(
             row_filter=row_filter,
             selected_fields=tuple(self._contract.primary_key),
             snapshot_id=self._snapshot_id,
         )
-        return pl.DataFrame(scan.to_arrow()).select(key_expression(self._contract)).to_series()
+        return hashed(pl.DataFrame(scan.to_arrow()).select(key_expression(self._contract)).to_series())
 
-    def _add_existing(self, keys: pl.Series) -> None:
-        self._existing = pl.concat([self._existing, keys.cast(pl.String)])
+
+def hashed(keys: pl.Series) -> pl.DataFrame:
+    """Keys next to their 64-bit hashes, the form :class:`KeySet` works on."""
+    return pl.DataFrame({KEY: keys.cast(pl.String), HASH: keys.hash(_SEED)})
+
+
+def _first_occurrences(keyed: pl.DataFrame) -> pl.Series:
+    """Whether each key is its first occurrence in the frame; strings are compared only if two hashes are equal."""
+    first = keyed.get_column(HASH).is_first_distinct()
+    return first if first.all() else keyed.get_column(KEY).is_first_distinct()
 
 
 def key_expression(contract: Contract) -> pl.Expr:

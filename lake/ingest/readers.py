@@ -47,9 +47,25 @@ def read_chunks(path: Path, fmt: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """Whole row groups at a time, about ``chunk_rows`` rows per chunk, decoded by Polars' own reader.
+
+    Polars decodes straight into its own memory, several times cheaper than Arrow's reader followed by a
+    conversion; reading a slice of row groups at a time keeps memory to one chunk.
+    """
     with pq.ParquetFile(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
-            yield _as_frame(batch)
+        row_groups = [parquet.metadata.row_group(i).num_rows for i in range(parquet.metadata.num_row_groups)]
+    start = rows = 0
+    for group_rows in row_groups:
+        rows += group_rows
+        if rows >= chunk_rows:
+            yield _parquet_slice(path, start, rows)
+            start, rows = start + rows, 0
+    if rows:
+        yield _parquet_slice(path, start, rows)
+
+
+def _parquet_slice(path: Path, start: int, rows: int) -> pl.DataFrame:
+    return pl.scan_parquet(path, glob=False, hive_partitioning=False).slice(start, rows).collect()
 
 
 def _csv_chunks(path: Path, _: int) -> Iterator[pl.DataFrame]:
@@ -93,7 +109,3 @@ def _jsonl_frame(data: bytes) -> pl.DataFrame:
     """Parse JSON Lines with every key as text: once to learn the keys, once with a text schema."""
     keys = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).columns
     return pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(keys, pl.String))
-
-
-def _as_frame(batch: pa.RecordBatch) -> pl.DataFrame:
-    return pl.DataFrame(batch)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +78,12 @@ def _hidden(file: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in file.relative_to(root).parts)
 
 
+def file_sha256s(paths: list[Path]) -> list[str]:
+    """:func:`file_sha256` of each file, several at once (hashing releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        return list(pool.map(file_sha256, paths))
+
+
 def file_sha256(path: Path) -> str:
     """The hex sha256 of the file's bytes, read in blocks so any file size fits in memory."""
     digest = hashlib.sha256()
@@ -84,6 +93,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def batch_id_of(table_name: str, sha256: str) -> str:
-    """A batch is its content and its target: the same file into the same table is the same batch."""
-    return hashlib.sha256(f"{table_name}\n{sha256}".encode()).hexdigest()[:32]
+def batch_id_of(table_name: str, file_sha256s: Iterable[str]) -> str:
+    """A batch is its content and its target: the same files into the same table are the same batch."""
+    return hashlib.sha256("\n".join([table_name, *file_sha256s]).encode()).hexdigest()[:32]

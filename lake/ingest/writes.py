@@ -1,30 +1,42 @@
 """Table writes for ingestion: create from the contract, add new columns, write data files, commit once.
 
-A batch writes all its data files first and then makes one commit per table, tagged with the batch id in the
-snapshot summary. A killed process therefore leaves each table at a committed snapshot, and a rerun can tell
-which of its commits already landed. Commit conflicts with concurrent writers are retried by pyiceberg itself
-(refresh, rebuild, exponential backoff) with the retry budget set on every table created here.
+A batch writes all its data files first (on background threads, see :class:`DataFileWriter`) and then makes one
+commit per table, tagged in the snapshot summary with the batch id and the checksums of the files it holds. A
+killed process therefore leaves each table at a committed snapshot, and a rerun can tell which of its commits
+already landed and which files they hold. Commit conflicts with concurrent writers are retried by pyiceberg
+itself (refresh, rebuild, exponential backoff) with the retry budget set on every table created here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 logger = logging.getLogger(__name__)
 
 BATCH_PROPERTY = "lakeforge.batch-id"
 """Snapshot-summary property naming the ingestion batch that made the commit."""
+FILES_PROPERTY = "lakeforge.batch-files"
+"""Snapshot-summary property: comma-separated sha256 of the landing files whose rows the batch commits."""
+WRITE_THREADS = 2
+"""Chunks written at once; Parquet encoding releases the GIL, so they run beside reading and checking."""
+WRITES_IN_FLIGHT = 3
+"""Chunks handed to the writer and not yet written (bounds memory)."""
 COMMIT_RETRY_PROPERTIES = {
     "commit.retry.num-retries": "30",
     "commit.retry.min-wait-ms": "20",
@@ -72,18 +84,58 @@ def add_new_columns(table: Table, source: pa.Schema) -> tuple[Table, list[str]]:
 
 def write_data_files(table: Table, rows: pa.Table) -> list[DataFile]:
     """Write rows as Parquet data files of the table (split by partition), without committing them."""
+    return _write_data_files(table.metadata, table.io, rows)
+
+
+def _write_data_files(metadata: TableMetadata, io: FileIO, rows: pa.Table) -> list[DataFile]:
     if rows.num_rows == 0:
         return []
-    return list(_dataframe_to_data_files(table_metadata=table.metadata, df=rows, io=table.io))
+    return list(_dataframe_to_data_files(table_metadata=metadata, df=rows, io=io))
 
 
-def commit_data_files(table: Table, files: Iterable[DataFile], batch_id: str) -> int:
-    """Append previously written data files to the table in one snapshot tagged with the batch id.
+class DataFileWriter:
+    """Writes chunks as data files on background threads while the caller reads and checks the next chunk.
+
+    Both cores of a small machine then work: Polars, Arrow and the Parquet encoder release the GIL. At most
+    :data:`WRITES_IN_FLIGHT` chunks wait or are being written, so memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="lakeforge-ingest-write")
+        self._pending: deque[Future[list[DataFile]]] = deque()
+
+    def write(self, table: Table, rows: Callable[[], pa.Table]) -> Future[list[DataFile]]:
+        """Build ``rows()`` and write it as data files of ``table`` (uncommitted), waiting while too much is queued."""
+        while len(self._pending) >= WRITES_IN_FLIGHT:
+            self._pending.popleft().result()
+        metadata, io = table.metadata, table.io  # as of now: the caller may evolve the schema meanwhile
+        future = self._pool.submit(lambda: _write_data_files(metadata, io, rows()))
+        self._pending.append(future)
+        return future
+
+    def __enter__(self) -> DataFileWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def written_files(writes: Iterable[Future[list[DataFile]]]) -> list[DataFile]:
+    """The data files of finished writes (waits for them; raises the first write's error)."""
+    return [data_file for write in writes for data_file in write.result()]
+
+
+def commit_data_files(
+    table: Table, files: Iterable[DataFile], batch_id: str, file_sha256s: list[str] | None = None
+) -> int:
+    """Append previously written data files to the table in one snapshot tagged with the batch (and its files).
 
     Returns:
         The id of the new snapshot.
     """
-    properties = {BATCH_PROPERTY: batch_id}
+    properties = {BATCH_PROPERTY: batch_id} | ({FILES_PROPERTY: ",".join(file_sha256s)} if file_sha256s else {})
     with table.transaction() as transaction, transaction.update_snapshot(properties).fast_append() as append:
         for data_file in files:
             append.append_data_file(data_file)
@@ -92,15 +144,27 @@ def commit_data_files(table: Table, files: Iterable[DataFile], batch_id: str) ->
     return landed.snapshot_id
 
 
-def delete_data_files(table: Table, files: Iterable[DataFile]) -> None:
-    """Remove data files that were written but will never be committed."""
-    for data_file in files:
-        table.io.delete(data_file.file_path)
+def delete_written_files(table: Table, writes: Iterable[Future[list[DataFile]]]) -> None:
+    """Remove data files that were written but will never be committed (waits for the writes to finish)."""
+    for write in writes:
+        if write.exception() is None:
+            for data_file in write.result():
+                table.io.delete(data_file.file_path)
 
 
 def landed_snapshot(table: Table, batch_id: str) -> Snapshot | None:
-    """The table's snapshot committed by this batch, if an earlier run got that far."""
-    for snapshot in table.metadata.snapshots:
+    """The table's snapshot committed by this batch, if an earlier run got that far (and it was not rolled back)."""
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
         if snapshot.summary is not None and snapshot.summary.get(BATCH_PROPERTY) == batch_id:
             return snapshot
     return None
+
+
+def landed_batches(table: Table) -> dict[str, str]:
+    """For each landing file (sha256) whose rows the table's history holds: the id of the batch that committed them."""
+    batches: dict[str, str] = {}
+    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
+        summary = snapshot.summary.additional_properties if snapshot.summary is not None else {}
+        if summary.get(FILES_PROPERTY):
+            batches.update(dict.fromkeys(summary[FILES_PROPERTY].split(","), summary[BATCH_PROPERTY]))
+    return batches

@@ -6,6 +6,7 @@ Shared by the Ray Serve deployment (:mod:`serving.scoring.app`) and by anything 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import uuid
@@ -55,6 +56,7 @@ class TransactionScorer:
         """
         self.features = OnlineFeatureLookup(settings, service_name)
         self.champion = ChampionModel(settings, service_name)
+        gc.freeze()  # the startup heap (modules, registry, model) lives forever: keep full GC passes off requests
 
     def refresh(self) -> None:
         """Follow the champion alias and re-read feature freshness and card holders."""

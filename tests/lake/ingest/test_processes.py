@@ -95,3 +95,32 @@ def test_four_processes_ingesting_into_one_table_lose_no_rows(
     batches = rows(catalog, "ops.ingest_batches")
     assert batches["status"].to_list() == [INGESTED] * 4
     assert batches["raw_snapshot_id"].n_unique() == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_killed_batch_is_completed_as_it_was_even_after_a_file_arrived(
+    profile: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    settings: Settings = request.getfixturevalue(profile)
+    landing = tmp_path / "landing"
+    for i in range(2):
+        landing_file(landing / f"transactions-{i}.parquet", first=100 * i)
+
+    killed = child(landing, tmp_path, die_at_commit=1)
+    open_gate(tmp_path, 1)
+    assert killed.wait(timeout=120) == -signal.SIGKILL, killed.stderr.read() if killed.stderr else ""
+    catalog = load_catalog(settings)
+    assert rows(catalog, "raw.transactions").height == 2 * 38
+    landing_file(landing / "transactions-2.parquet", first=200)
+
+    report = ingest_path(landing, settings=settings)
+
+    assert [batch.status for batch in report.batches] == [INGESTED] * 3
+    assert (report.rows_appended, report.rows_quarantined) == (3 * 38, 3 * 2)
+    first, second, arrived = report.batches
+    assert first.batch_id == second.batch_id != arrived.batch_id
+    raw = rows(catalog, "raw.transactions")
+    assert raw.height == 3 * 38 and raw["transaction_id"].is_unique().all()
+    assert rows(catalog, "raw.transactions_quarantine").height == 3 * 2
+    assert rows(catalog, "ops.ingest_batches").height == 3

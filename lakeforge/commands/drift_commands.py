@@ -1,0 +1,68 @@
+"""Operator command: ``lakeforge drift`` (the champion's recent predictions against its training data).
+
+The models package is imported inside the command: it pulls in XGBoost and matplotlib, which other
+``lakeforge`` commands should not pay for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from lake.errors import ModelsError
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ModelsError(
+            f"--as-of {value!r} is not an ISO date or time such as 2026-02-01 or 2026-02-01T12:00+00:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def drift(
+    as_of: str = typer.Option(
+        None, "--as-of", help="End of the window of recent predictions (ISO, UTC if no zone); default: the newest."
+    ),
+) -> None:
+    """Compare the champion's recent predictions with its training data (PSI per feature and for the score)."""
+    from models.drift import SCORE, check_drift
+
+    report = check_drift(as_of=_as_of(as_of))
+    if report.score_psi is not None:
+        table = Table("feature", "PSI", "drifted", title=f"Drift of model v{report.champion_version}")
+        for name, psi in sorted(report.feature_psi.items(), key=lambda item: -item[1]):
+            drifted = psi > report.threshold
+            table.add_row(name, f"{psi:.3f}", "yes" if drifted else "", style="bold red" if drifted else None)
+        score_drifted = report.score_psi > report.threshold
+        table.add_section()
+        table.add_row(
+            f"score ({SCORE})",
+            f"{report.score_psi:.3f}",
+            "yes" if score_drifted else "",
+            style="bold red" if score_drifted else "bold",
+        )
+        console.print(table)
+        console.print(
+            f"{report.prediction_count} predictions up to {report.as_of:%Y-%m-%d %H:%M %Z}; "
+            f"threshold PSI {report.threshold:g}"
+        )
+    verdict = "[bold red]retrain due[/]" if report.retrain_due else "[bold green]no retrain due[/]"
+    console.print(f"{verdict}: {escape(report.reason)}", soft_wrap=True)
+    if report.plot_uri:
+        console.print(f"plot: {report.plot_uri}", soft_wrap=True, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the CLI."""
+    app.command()(drift)
