@@ -11,10 +11,9 @@ there, and the driver reads the model back from it (a local folder would be on w
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from ray.train.xgboost import XGBoostTrainer
 
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
+from models.train_worker import CHECKPOINT_MODEL, train_per_worker
 from models.training_set import LABEL
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -44,8 +44,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "seed": 7,
 }
 """XGBoost parameters; the last ``eval_metric`` (PR-AUC) drives early stopping."""
-CHECKPOINT_MODEL = "model.json"
-"""The booster's file inside the Ray Train checkpoint rank 0 reports once training ends."""
 RUNS_FOLDER = "ml.db/ray_results"
 """Ray Train's run folders, relative to the warehouse (next to the model artifacts)."""
 
@@ -123,31 +121,6 @@ def _shards(frame: pd.DataFrame, features: list[str], workers: int) -> list[ray.
     return [ray.put((values[rank::workers], labels[rank::workers])) for rank in range(workers)]
 
 
-def _train_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train's loop on one worker: build this worker's matrices, boost in the collective, report the model."""
-    rank = ray.train.get_context().get_world_rank()
-    features = config["features"]
-    train_values, train_labels = ray.get(config["train"][rank])
-    validation_values, validation_labels = ray.get(config["validation"])
-    train = xgboost.DMatrix(train_values, label=train_labels, feature_names=features)
-    validation = xgboost.DMatrix(validation_values, label=validation_labels, feature_names=features)
-    plan: BoostingPlan = config["plan"]
-    booster = xgboost.train(
-        config["params"],
-        train,
-        num_boost_round=plan.num_boost_round,
-        evals=[(validation, "validation")],
-        early_stopping_rounds=plan.early_stopping_rounds,
-        verbose_eval=plan.verbose_every,
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        checkpoint = None
-        if rank == 0:
-            booster.save_model(Path(folder) / CHECKPOINT_MODEL)
-            checkpoint = ray.train.Checkpoint.from_directory(folder)
-        ray.train.report({"best_iteration": booster.best_iteration}, checkpoint=checkpoint)
-
-
 def train_booster(
     periods: dict[str, pd.DataFrame],
     features: list[str],
@@ -182,11 +155,11 @@ def train_booster(
         chosen = {**DEFAULT_PARAMS, "scale_pos_weight": class_weight(periods["train"][LABEL]), "nthread": cpus}
         chosen.update(params or {})
         trainer = XGBoostTrainer(
-            _train_per_worker,
+            train_per_worker,
             train_loop_config={
                 "params": chosen,
                 "features": features,
-                "plan": plan,
+                **asdict(plan),
                 "train": _shards(periods["train"], features, workers),
                 "validation": _shards(periods["validation"], features, 1)[0],
             },

@@ -5,7 +5,8 @@ full cycle (ingest, dbt build, Feast apply and materialize, drift, training of t
 ``DAYS`` lands and a second cycle runs on the same lake: it ingests one day, builds incrementally, materializes
 the new feature rows, and judges drift and the retrain schedule (a day-old champion is not retrained). Both
 cycles are the same code path users run; generating the data is not timed. Target (issue #8): the incremental
-cycle costs at most 20 % of the full one at 10M transactions.
+cycle costs at most 20 % of the full one at 10M transactions. Since the full cycle includes training the first
+champion and the incremental one does not retrain, the ratio without the full cycle's training is reported too.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def _bench(rows: int) -> dict[str, Any]:
         full = _timed_cycle(settings)
         _land(later, settings.landing_dir)
         incremental = _timed_cycle(settings)
+        full_without_train = full["seconds"] - full["steps"]["train"]["seconds"]
         return {
             "full_cycle": full,
             "incremental_cycle": incremental,
             "incremental_over_full": round(incremental["seconds"] / full["seconds"], 3),
+            "incremental_over_full_without_training": round(incremental["seconds"] / full_without_train, 3),
         }
 
 

@@ -7,8 +7,10 @@ broken machine, not a reason to skip.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,23 @@ from lake.settings import Settings, get_settings
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
+@contextmanager
+def clean_environment(home: Path | None = None) -> Iterator[pytest.MonkeyPatch]:
+    """For module- and session-scoped fixtures: no machine ``LAKEFORGE_*`` variable leaks into the settings, the
+    data home is ``home`` when given; yields the patch so a fixture can set more variables."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("LAKEFORGE_"):
+                patch.delenv(name)
+        if home is not None:
+            patch.setenv("LAKEFORGE_HOME", str(home))
+        yield patch
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Embedded-profile settings whose data home is this test's temporary folder."""
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("LAKEFORGE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LAKEFORGE_HOME", str(tmp_path / "home"))

@@ -22,7 +22,8 @@ from lake.generate import write_landing_files
 from lake.settings import Settings, get_settings
 from models.cycle import run_cycle
 from models.registry import get_model_version, load_booster, read_artifact
-from models.train import CHECKPOINT_MODEL, RUNS_FOLDER
+from models.train import RUNS_FOLDER
+from models.train_worker import CHECKPOINT_MODEL
 from tests.conftest import S3_SECRET_ACCESS_KEY, s3_client
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.ray, pytest.mark.slow]

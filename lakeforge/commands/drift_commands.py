@@ -6,28 +6,15 @@ The models package is imported inside the command: it pulls in XGBoost and matpl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lake.errors import ModelsError
+from lakeforge.commands.options import parse_time
+
 console = Console()
-
-
-def _as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from lake.errors import ModelsError
-
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ModelsError(
-            f"--as-of {value!r} is not an ISO date or time such as 2026-02-01 or 2026-02-01T12:00+00:00"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def drift(
@@ -38,7 +25,7 @@ def drift(
     """Compare the champion's recent predictions with its training data (PSI per feature and for the score)."""
     from models.drift import SCORE, check_drift
 
-    report = check_drift(as_of=_as_of(as_of))
+    report = check_drift(as_of=parse_time(as_of, "--as-of", ModelsError))
     if report.score_psi is not None:
         table = Table("feature", "PSI", "drifted", title=f"Drift of model v{report.champion_version}")
         for name, psi in sorted(report.feature_psi.items(), key=lambda item: -item[1]):

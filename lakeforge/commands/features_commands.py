@@ -15,20 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lake.errors import FeaturesError
+from lakeforge.commands.options import parse_time
+
 console = Console()
 features_app = typer.Typer(help="Feast feature store on the lake (feature_repo/).", no_args_is_help=True)
-
-
-def _parse_time(value: str | None, label: str) -> datetime | None:
-    if value is None:
-        return None
-    from lake.errors import FeaturesError
-
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise FeaturesError(f"{label} {value!r} is not an ISO time such as 2026-03-01T00:00:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @features_app.command()
@@ -62,8 +53,8 @@ def materialize(
     )
 
     store = open_feature_store()
-    until = _parse_time(end, "end") or datetime.now(UTC)
-    since = _parse_time(start, "start")
+    until = parse_time(end, "--end", FeaturesError) or datetime.now(UTC)
+    since = parse_time(start, "--start", FeaturesError)
 
     def announce(step: MaterializedRange) -> None:
         console.print(f"materializing [bold]{step.view}[/]: {step.rows:,} entities, {step.start} .. {step.end}")

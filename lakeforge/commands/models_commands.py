@@ -7,30 +7,19 @@ Ray, Feast and XGBoost are imported inside each command: importing them takes se
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from lake.errors import ModelsError
+from lakeforge.commands.options import parse_time
+
 console = Console()
 models_app = typer.Typer(
     help="The model registry in the lake (ml.model_versions, ml.model_aliases).", no_args_is_help=True
 )
-
-
-def _cutoff(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from lake.errors import ModelsError
-
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ModelsError(
-            f"--cutoff {value!r} is not an ISO date or time such as 2026-02-01 or 2026-02-01T12:00+00:00"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def train(
@@ -48,7 +37,7 @@ def train(
     from models.training_run import train_and_register
 
     outcome = train_and_register(
-        cutoff=_cutoff(cutoff),
+        cutoff=parse_time(cutoff, "--cutoff", ModelsError),
         maturity=timedelta(days=label_maturity_days),
         workers=workers,
         margin=margin,

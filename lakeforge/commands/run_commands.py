@@ -6,7 +6,6 @@ dbt, Feast, Ray and XGBoost are imported inside the command: importing them take
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,22 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lake.errors import ModelsError
+from lakeforge.commands.options import parse_time
+
 if TYPE_CHECKING:
     from lake.pipeline import PipelineRun
 
 console = Console()
-
-
-def _as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from lake.errors import ModelsError
-
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ModelsError(f"--as-of {value!r} is not an ISO date or time such as 2026-02-01T12:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(
@@ -57,7 +47,7 @@ def run(
     report = run_cycle(
         settings,
         landing=landing,
-        as_of=_as_of(as_of),
+        as_of=parse_time(as_of, "--as-of", ModelsError),
         console=console,
         workers=workers or settings.pipeline.workers,
         resume=not from_start,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from lake.catalog import load_catalog
 from lake.contracts import load_contracts
 from lake.dbt_runner import DbtRun, run_dbt
 from lake.settings import Settings, get_settings
+from tests.conftest import clean_environment
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("grocery", "restaurant", "fuel", "travel", "electronics")
@@ -141,9 +141,5 @@ class DbtLake:
 def dbt_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtLake]:
     """An empty embedded lake for one test module (dbt runs cost seconds, so modules share one)."""
     work = tmp_path_factory.mktemp("dbt")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        patch.setenv("LAKEFORGE_HOME", str(work / "home"))
+    with clean_environment(work / "home"):
         yield DbtLake(get_settings(), work)

@@ -7,7 +7,6 @@ The cycles run once for the module (they cost minutes); each test checks one par
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from lake.pipeline import FAILED, RAN, RESUMED_PAST, RUNS_TABLE, SKIPPED, tables
 from lake.settings import Settings, load_settings
 from models.cycle import CycleReport, lake_clock, run_cycle
 from models.registry import get_model_version, resolve_alias
+from tests.conftest import clean_environment
 from tests.test_cli import run_cli
 
 ROWS, DAYS, SEED = 8_000, 22, 5
@@ -103,11 +103,7 @@ def ingest_missing_card(catalog: Catalog, folder: Path, settings: Settings) -> N
 def cycles(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycles]:
     work = tmp_path_factory.mktemp("cycle")
     landing = work / "landing"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        patch.setenv("LAKEFORGE_HOME", str(work / "home"))
+    with clean_environment(work / "home") as patch:
         # 20 days of data: labels of the last 5 days are mostly still to come, and every period keeps fraud labels
         patch.setenv("LAKEFORGE_PIPELINE__LABEL_MATURITY_DAYS", "5")
         patch.setenv("DBT_TARGET_PATH", str(work / "dbt-target"))  # keep dbt's output out of the shared checkout

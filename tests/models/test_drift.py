@@ -7,7 +7,6 @@ checks (windows ending at a chosen ``as_of``) never see each other's rows.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from models.train import BoostingPlan
 from models.training_run import train_and_register
 from models.training_set import fetch_training_set, split_by_time
 from serving.scoring.prediction_log import create_predictions_table
+from tests.conftest import clean_environment
 from tests.models.conftest import fraud_rows, write_fraud_lake
 from tests.test_cli import run_cli
 
@@ -65,11 +65,7 @@ class TrainedLake:
 def trained(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedLake]:
     """The 3,000-transaction fraud lake of ``fraud_lake`` with a champion trained on Ray."""
     home = tmp_path_factory.mktemp("drift") / "home"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        patch.setenv("LAKEFORGE_HOME", str(home))
+    with clean_environment(home):
         settings = load_settings()
         write_fraud_lake(load_catalog(settings), fraud_rows(3_000, seed=11))
         apply_feature_repo(settings)

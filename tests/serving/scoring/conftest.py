@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -25,6 +24,7 @@ from lake.catalog import load_catalog
 from lake.settings import load_settings
 from serving.scoring.prediction_log import PREDICTIONS_TABLE
 from serving.scoring.sandbox import Sandbox, build_sandbox
+from tests.conftest import clean_environment
 
 APP_NAME = "scoring"
 
@@ -33,11 +33,7 @@ APP_NAME = "scoring"
 def scoring_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A data home with online features for a hundred cards and a registered champion."""
     home = tmp_path_factory.mktemp("scoring") / "home"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        patch.setenv("LAKEFORGE_HOME", str(home))
+    with clean_environment(home):
         yield build_sandbox(load_settings())
 
 

@@ -7,10 +7,8 @@ home, with the rules file below unless it asks for other settings.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +43,7 @@ from lake.catalog import load_catalog
 from lake.contracts import get_contract
 from lake.settings import Settings, load_settings
 from serving.sql.server import BackgroundServer
+from tests.conftest import clean_environment
 
 CUSTOMERS = [
     ("c1", "Ada Lovelace", "ada@example.com", 1990, 52.37, 4.89, "NL", datetime(2024, 1, 1, 9, tzinfo=UTC)),
@@ -192,16 +191,6 @@ def build_lake(catalog: Catalog) -> None:
     write_contract_table(catalog, "cards", CARDS)
     write_curated_customers(catalog)
     write_all_types_table(catalog)
-
-
-@contextmanager
-def clean_environment() -> Iterator[None]:
-    """No ``LAKEFORGE_*`` variable of the machine leaks into a module's settings."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        yield
 
 
 def endpoint_settings(home: Path, **sql: Any) -> Settings:

@@ -9,7 +9,8 @@ import trino
 
 from lake.catalog import load_catalog
 from serving.sql.server import BackgroundServer
-from tests.serving.sql.conftest import build_lake, clean_environment, endpoint_settings, fetch
+from tests.conftest import clean_environment
+from tests.serving.sql.conftest import build_lake, endpoint_settings, fetch
 
 
 def test_queries_are_audited_in_one_batch_at_shutdown(tmp_path: Path) -> None:

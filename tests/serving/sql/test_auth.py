@@ -15,7 +15,8 @@ from lake.catalog import load_catalog
 from lake.errors import SqlEndpointError
 from serving.sql.auth import AuthenticationFailed, Authenticator, load_group_file, load_password_file
 from serving.sql.server import BackgroundServer
-from tests.serving.sql.conftest import build_lake, clean_environment, endpoint_settings, fetch
+from tests.conftest import clean_environment
+from tests.serving.sql.conftest import build_lake, endpoint_settings, fetch
 
 
 def _trino_bcrypt(password: str) -> str:

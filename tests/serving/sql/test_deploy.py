@@ -12,7 +12,7 @@ import yaml
 from lake.settings import PROJECT_ROOT, Settings, load_settings
 from serving.sql.auth import Authenticator, load_group_file, load_password_file
 from serving.sql.rules import Identity, load_rules
-from tests.serving.sql.conftest import clean_environment
+from tests.conftest import clean_environment
 
 DEPLOY = PROJECT_ROOT / "deploy" / "trino"
 

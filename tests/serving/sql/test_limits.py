@@ -10,7 +10,8 @@ import trino
 from lake.catalog import load_catalog
 from serving.sql.limits import parse_duration
 from serving.sql.server import BackgroundServer
-from tests.serving.sql.conftest import build_lake, clean_environment, endpoint_settings, fetch
+from tests.conftest import clean_environment
+from tests.serving.sql.conftest import build_lake, endpoint_settings, fetch
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ import trino
 
 from lake.catalog import load_catalog
 from lake.settings import load_settings
-from tests.serving.sql.conftest import build_lake, clean_environment, fetch
+from tests.conftest import clean_environment
+from tests.serving.sql.conftest import build_lake, fetch
 
 
 def _free_port() -> int:
