@@ -41,7 +41,7 @@ from lake.pipeline import (
 from lake.settings import Settings, get_settings
 from models.drift import DRIFT_TABLE, check_drift
 from models.registry import ALIASES_TABLE, VERSIONS_TABLE, get_model_version, resolve_alias
-from models.training_run import train_and_register
+from models.training_run import metrics_line, train_and_register
 from models.training_set import TRANSACTIONS_TABLE
 
 CLOCK_TABLE, CLOCK_COLUMN = "raw.transactions", "transaction_at"
@@ -230,6 +230,7 @@ class _Cycle:
             console=self.console,
         )
         mv, decision = outcome.model_version, outcome.decision
+        self.console.print(f"v{mv.version}: {metrics_line(mv.metrics)}\nreport: {outcome.report_uri}", highlight=False)
         detail = f"v{mv.version} is {decision.alias}: {decision.reason}"
         if why != NO_CHAMPION:  # the gate's reason says it already
             detail = f"retrained because {why}; {detail}"

@@ -121,6 +121,15 @@ def _params(trained: TrainedModel, plan: BoostingPlan) -> dict[str, Any]:
     }
 
 
+def metrics_line(metrics: dict[str, float]) -> str:
+    """A version's test-period metrics against the rules baseline, as the one line commands print."""
+    return (
+        f"test PR-AUC {metrics['pr_auc']:.4f} (rules baseline {metrics['baseline_pr_auc']:.4f}), "
+        f"ROC-AUC {metrics['roc_auc']:.4f}, recall at 1 % FPR {metrics['recall_at_1pct_fpr']:.4f}, "
+        f"precision in top 0.5 % {metrics['precision_at_top_0_5pct']:.4f}"
+    )
+
+
 def train_and_register(
     cutoff: datetime | None = None,
     maturity: timedelta = timedelta(0),

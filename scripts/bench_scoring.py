@@ -4,9 +4,10 @@ Both answer ``POST /v1/score`` by one online lookup through ``fraud_model_v1`` a
 (:class:`serving.scoring.scorer.TransactionScorer`); Ray Serve also batches concurrent requests and writes
 the prediction log, which the bare process does not. The load generator runs in its own process
 (``python -m scripts.bench_scoring URL CONCURRENCY SECONDS``) and reports end-to-end p50/p99 latency and
-throughput at concurrency 1, 8 and 64. Everything shares the same 2 cores, so the figures include the load
-generator's own cost. Targets (issue #6): single-request p50 <= 15 ms; Ray Serve throughput at concurrency 64
-at least half of the bare process's.
+throughput at concurrency 1, 8 and 64, each after an unmeasured warm-up at that concurrency (steady state: the
+replicas Serve's autoscaler adds under load have started; locally at most one per core). Everything shares the
+same 2 cores, so the figures include the load generator's own cost. Targets (issue #6): single-request p50
+<= 15 ms; Ray Serve throughput at concurrency 64 at least half of the bare process's.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ FULL_SPANS = {
     "customer_features": SyntheticSpan(rows=20_000, entities=5_000, days=10, seed=3),
 }
 BODIES = 500
+WARM_SECONDS = 5.0
+"""Unmeasured load at each concurrency before measuring: replicas the autoscaler adds have started by then."""
 
 
 def bare_app() -> FastAPI:
@@ -57,12 +60,15 @@ def bare_app() -> FastAPI:
     return api
 
 
-async def _measure(url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float) -> dict[str, Any]:
+async def _drive(
+    session: aiohttp.ClientSession, url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
+    """``concurrency`` clients posting back to back for ``seconds``: latencies, error count, elapsed seconds."""
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
 
-    async def client(session: aiohttp.ClientSession, offset: int) -> None:
+    async def client(offset: int) -> None:
         nonlocal errors
         sent = offset
         while time.perf_counter() < stop_at:
@@ -73,16 +79,17 @@ async def _measure(url: str, bodies: list[dict[str, Any]], concurrency: int, sec
             latencies.append(time.perf_counter() - started)
             sent += concurrency
 
+    begun = time.perf_counter()
+    await asyncio.gather(*(client(offset) for offset in range(concurrency)))
+    return latencies, errors, time.perf_counter() - begun
+
+
+async def _measure(url: str, bodies: list[dict[str, Any]], concurrency: int, seconds: float) -> dict[str, Any]:
+    """Warm up at the measured concurrency (autoscaling settles, unmeasured), then measure for ``seconds``."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        warm_until = time.perf_counter() + 1.0
-        while time.perf_counter() < warm_until:
-            async with session.post(f"{url}/v1/score", json=bodies[0]) as answer:
-                await answer.read()
-        stop_at = time.perf_counter() + seconds
-        begun = time.perf_counter()
-        await asyncio.gather(*(client(session, offset) for offset in range(concurrency)))
-        elapsed = time.perf_counter() - begun
+        await _drive(session, url, bodies, concurrency, WARM_SECONDS)
+        latencies, errors, elapsed = await _drive(session, url, bodies, concurrency, seconds)
     latencies.sort()
     return {
         "concurrency": concurrency,

@@ -34,7 +34,7 @@ def train(
     ),
 ) -> None:
     """Train the fraud model on Ray from Feast's fraud_model_v1, evaluate it, register it, apply the champion gate."""
-    from models.training_run import train_and_register
+    from models.training_run import metrics_line, train_and_register
 
     outcome = train_and_register(
         cutoff=parse_time(cutoff, "--cutoff", ModelsError),
@@ -46,11 +46,7 @@ def train(
     )
     mv, metrics = outcome.model_version, outcome.model_version.metrics
     console.print(f"registered model v{mv.version} as {outcome.decision.alias}: {outcome.decision.reason}")
-    console.print(
-        f"test PR-AUC {metrics['pr_auc']:.4f} (rules baseline {metrics['baseline_pr_auc']:.4f}), "
-        f"ROC-AUC {metrics['roc_auc']:.4f}, recall at 1 % FPR {metrics['recall_at_1pct_fpr']:.4f}, "
-        f"precision in top 0.5 % {metrics['precision_at_top_0_5pct']:.4f}"
-    )
+    console.print(metrics_line(metrics))
     console.print(f"report: {outcome.report_uri}")
 
 

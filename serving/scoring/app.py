@@ -188,36 +188,44 @@ SAME_THREAD = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 """Serve's throughput setting: requests run on the replica's own event loop (scoring blocks it for a few ms per
 batch, which is also what lets concurrent requests gather into the next batch)."""
 
+AUTOSCALING: dict[str, Any] = {
+    "min_replicas": 1,
+    "max_replicas": 4,
+    "target_ongoing_requests": 16,
+    "look_back_period_s": 10,
+    "upscale_delay_s": 2,
+    "downscale_delay_s": 60,
+}
+"""1 to 4 replicas, a new one per 16 requests in flight (``serve_config.yaml`` carries the same for clusters)."""
+
 scorer_deployment = serve.deployment(
     name="FraudScorer",
     ray_actor_options={"num_cpus": 0.5, "runtime_env": {"env_vars": SAME_THREAD}},
     max_ongoing_requests=128,
-    autoscaling_config={
-        "min_replicas": 1,
-        "max_replicas": 4,
-        "target_ongoing_requests": 16,
-        "look_back_period_s": 10,
-        "upscale_delay_s": 2,
-        "downscale_delay_s": 60,
-    },
+    autoscaling_config=AUTOSCALING,
     user_config=DEFAULT_OPTIONS.model_dump(),
     health_check_period_s=5,
     graceful_shutdown_timeout_s=30,
 )(serve.ingress(api)(FraudScorer))
-"""The Serve deployment: half a CPU per replica, 1 to 4 replicas, a new one per 16 requests in flight."""
+"""The Serve deployment: half a CPU per replica, autoscaled as :data:`AUTOSCALING` says."""
 
 
-def build_app(settings: Settings | None = None, options: ServiceOptions = DEFAULT_OPTIONS) -> Application:
+def build_app(
+    settings: Settings | None = None, options: ServiceOptions = DEFAULT_OPTIONS, max_replicas: int | None = None
+) -> Application:
     """The scoring application for these settings and options.
 
     Args:
         settings: settings the replicas serve with; default: each replica's own environment.
         options: service tunables (the deployment's ``user_config``).
+        max_replicas: a lower cap on replicas than :data:`AUTOSCALING`'s (a single machine gains nothing from
+            more replicas than cores: they only compete for them).
 
     Returns:
         The bound application, for ``serve.run``.
     """
-    return scorer_deployment.options(user_config=options.model_dump()).bind(settings)
+    autoscaling = {**AUTOSCALING, "max_replicas": min(AUTOSCALING["max_replicas"], max_replicas or 1_000)}
+    return scorer_deployment.options(user_config=options.model_dump(), autoscaling_config=autoscaling).bind(settings)
 
 
 app = scorer_deployment.bind()

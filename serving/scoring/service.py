@@ -30,8 +30,8 @@ def start_service(
         The service's base URL.
     """
     settings = settings or get_settings()
+    local = settings.ray.address is None
     if not ray.is_initialized():
-        local = settings.ray.address is None
         ray.init(
             address=settings.ray.address,
             num_cpus=settings.ray.num_cpus if local else None,
@@ -40,7 +40,8 @@ def start_service(
         )
     port = port or settings.scoring.port
     serve.start(http_options={"host": settings.scoring.host, "port": port})
-    serve.run(build_app(settings, options), name=APP_NAME, route_prefix="/")
+    cores = int(ray.cluster_resources().get("CPU", 1)) if local else None
+    serve.run(build_app(settings, options, max_replicas=cores), name=APP_NAME, route_prefix="/")
     return f"http://{settings.scoring.host}:{port}"
 
 
