@@ -56,6 +56,10 @@ def test_promoting_a_champion_under_load_switches_without_a_failed_request(
     settings = scoring_sandbox.settings
     before = resolve_alias("champion", settings)
     features = scoring_sandbox.champion.features
+    deadline = time.monotonic() + 30  # an earlier test may have moved the alias: wait until replicas follow it
+    while any(call(f"{scoring_url}/readyz")[1]["model_version"] != before for _ in range(5)):
+        assert time.monotonic() < deadline, f"the service did not come to serve the champion v{before}"
+        time.sleep(0.2)
     load = LoadGenerator(scoring_url, bodies(scoring_sandbox), concurrency=8)
     time.sleep(2)
 
