@@ -162,12 +162,18 @@ class _Cycle:
             report.rows_appended,
         )
 
+    def nothing_new(self, step: str, inputs: str, label: str) -> StepOutcome | None:
+        """A skip when the ``inputs`` namespace is empty or has no snapshot since ``step`` last ran, else None."""
+        if not tables_in(self.catalog, (inputs,)):
+            return StepOutcome.skipped(f"no {label} yet")
+        last = last_ran(self.catalog, step)
+        if last is not None and not tables_changed_since(self.catalog, (inputs,), last.started_at):
+            return StepOutcome.skipped(f"{label} unchanged since run {last.run_id}")
+        return None
+
     def transform(self) -> StepOutcome:
-        if not tables_in(self.catalog, ("raw",)):
-            return StepOutcome.skipped("no raw tables yet")
-        last = last_ran(self.catalog, "transform")
-        if last is not None and not tables_changed_since(self.catalog, ("raw",), last.started_at):
-            return StepOutcome.skipped(f"raw unchanged since run {last.run_id}")
+        if skip := self.nothing_new("transform", "raw", "raw tables"):
+            return skip
         run = run_dbt(["build", "--quiet"])
         if not run.success:
             results = run.result.result.results  # type: ignore[union-attr]
@@ -178,11 +184,8 @@ class _Cycle:
         return StepOutcome(True, f"dbt build: {len(published)} table(s) published, {rows:,} rows written", rows)
 
     def features(self) -> StepOutcome:
-        if not tables_in(self.catalog, ("features",)):
-            return StepOutcome.skipped("no feature tables yet")
-        last = last_ran(self.catalog, "features")
-        if last is not None and not tables_changed_since(self.catalog, ("features",), last.started_at):
-            return StepOutcome.skipped(f"feature tables unchanged since run {last.run_id}")
+        if skip := self.nothing_new("features", "features", "feature tables"):
+            return skip
         with redirect_stdout(io.StringIO()):  # apply prints every changed object as protobuf text
             apply_feature_repo(self.settings)
         end = self.clock()

@@ -220,7 +220,7 @@ def test_a_cycle_with_nothing_new_skips_every_step_and_changes_nothing(cycles: C
     assert third.ok and statuses(third) == dict.fromkeys(("ingest", "transform", "features", "drift", "train"), SKIPPED)
     assert [record.detail for record in third.records[:3]] == [
         f"no new files in {cycles.landing}",
-        "raw unchanged since run 2",
+        "raw tables unchanged since run 2",
         "feature tables unchanged since run 2",
     ]
     assert all(record.snapshots == {} and record.rows == 0 for record in third.records)
