@@ -24,26 +24,28 @@ from lake.settings import Settings, get_settings
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
+def isolate_environment(patch: pytest.MonkeyPatch, home: Path | None = None) -> None:
+    """No machine ``LAKEFORGE_*`` variable leaks into the settings; the data home is ``home`` when given."""
+    for name in list(os.environ):
+        if name.startswith("LAKEFORGE_"):
+            patch.delenv(name)
+    if home is not None:
+        patch.setenv("LAKEFORGE_HOME", str(home))
+
+
 @contextmanager
 def clean_environment(home: Path | None = None) -> Iterator[pytest.MonkeyPatch]:
-    """For module- and session-scoped fixtures: no machine ``LAKEFORGE_*`` variable leaks into the settings, the
-    data home is ``home`` when given; yields the patch so a fixture can set more variables."""
+    """:func:`isolate_environment` for module- and session-scoped fixtures; yields the patch so a fixture can set
+    more variables."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("LAKEFORGE_"):
-                patch.delenv(name)
-        if home is not None:
-            patch.setenv("LAKEFORGE_HOME", str(home))
+        isolate_environment(patch, home)
         yield patch
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Embedded-profile settings whose data home is this test's temporary folder."""
-    for name in list(os.environ):
-        if name.startswith("LAKEFORGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LAKEFORGE_HOME", str(tmp_path / "home"))
+    isolate_environment(monkeypatch, tmp_path / "home")
     return get_settings()
 
 

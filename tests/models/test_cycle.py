@@ -22,6 +22,7 @@ from rich.console import Console
 
 from lake.catalog import load_catalog
 from lake.contracts import get_contract
+from lake.dbt_runner import MODEL_NAMESPACES
 from lake.generate import write_landing_files
 from lake.ingest import ingest_path
 from lake.pipeline import FAILED, RAN, RESUMED_PAST, RUNS_TABLE, SKIPPED, tables_in
@@ -34,7 +35,6 @@ from tests.test_cli import run_cli
 ROWS, DAYS, SEED = 8_000, 22, 5
 """Generated period; the first cycle lands days 0-19, the second day 20."""
 ORPHAN = "tx_orphan"
-BUILT = ("staging", "curated", "features")
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,9 @@ def cycles(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
         published_after_third = published(catalog)
 
         land_orphan_transaction(catalog, landing)
-        built_before_failure = published(catalog, BUILT)
+        built_before_failure = published(catalog, MODEL_NAMESPACES)
         failed = cycle("failed")
-        built_after_failure = published(catalog, BUILT)
+        built_after_failure = published(catalog, MODEL_NAMESPACES)
         raw_ids = set(catalog.load_table("raw.transactions").scan().to_arrow()["transaction_id"].to_pylist())
         ingest_missing_card(catalog, work / "fix", settings)
         resumed = cycle("resumed")
