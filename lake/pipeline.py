@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.schema import Schema
@@ -31,6 +30,7 @@ from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, StringType, TimestamptzType
 
+from lake.appends import append_rows
 from lake.errors import LakeforgeError
 from lake.tables import snapshot_id_as_of
 
@@ -344,8 +344,7 @@ def _runs_table(catalog: Catalog) -> Table:
 def append_step_records(catalog: Catalog, records: Iterable[StepRecord]) -> None:
     """Append records to ``ops.pipeline_runs`` (created on first use) in one commit."""
     rows = [{**record.__dict__, "snapshots": json.dumps(record.snapshots, sort_keys=True)} for record in records]
-    if rows:
-        _runs_table(catalog).append(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA.as_arrow()))
+    append_rows(_runs_table(catalog), rows)
 
 
 def _read_records(catalog: Catalog, row_filter: str | None = None) -> list[StepRecord]:

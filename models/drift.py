@@ -27,6 +27,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import BooleanType, DoubleType, LongType, NestedField, StringType, TimestamptzType
 
+from lake.appends import append_rows
 from lake.catalog import load_catalog
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
@@ -249,8 +250,7 @@ def append_drift_rows(catalog: Catalog, report: DriftReport, checked_at: datetim
         }
         for name, value in report.psi.items()
     ]
-    table = catalog.create_table_if_not_exists(DRIFT_TABLE, schema=_DRIFT_SCHEMA)
-    table.append(pa.Table.from_pylist(rows, schema=_DRIFT_SCHEMA.as_arrow()))
+    append_rows(catalog.create_table_if_not_exists(DRIFT_TABLE, schema=_DRIFT_SCHEMA), rows)
 
 
 def check_drift(settings: Settings | None = None, as_of: datetime | None = None) -> DriftReport:

@@ -24,6 +24,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
+from lake.appends import append_rows
 from lake.catalog import load_catalog
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
@@ -228,7 +229,7 @@ def register_model_version(
     )
     row = {name: getattr(mv, name) for name in _VERSIONS_SCHEMA.column_names}
     row.update({name: json.dumps(row[name], sort_keys=name != "features", default=str) for name in _JSON_COLUMNS})
-    versions.append(pa.Table.from_pylist([row], schema=_VERSIONS_SCHEMA.as_arrow()))
+    append_rows(versions, [row])
     return mv
 
 
@@ -322,7 +323,7 @@ def promote_model_version(version: int, alias: str = "champion", settings: Setti
     rows: list[dict[str, Any]] = [{"alias": alias, "version": int(version), "updated_at": now}]
     if alias == "champion" and _alias_log(aliases).get("challenger") == version:
         rows.append({"alias": "challenger", "version": None, "updated_at": now})
-    aliases.append(pa.Table.from_pylist(rows, schema=_ALIASES_SCHEMA.as_arrow()))
+    append_rows(aliases, rows)
     return get_model_version(version, settings=settings)
 
 

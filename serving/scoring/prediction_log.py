@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
-import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
+from lake.appends import append_rows
 from lake.errors import ScoringError
 
 log = logging.getLogger(__name__)
@@ -41,27 +39,14 @@ PREDICTIONS_SCHEMA = Schema(
     NestedField(10, "feature_values", StringType(), required=True, doc="JSON object: feature name -> value used"),
     NestedField(11, "unknown_entities", StringType(), required=True, doc="Comma-separated, empty when none"),
 )
-_ARROW_SCHEMA = PREDICTIONS_SCHEMA.as_arrow()
-_COMMIT_ATTEMPTS = 10
+_COMMIT_RETRIES = 9
+"""Another replica may commit first; each retry refreshes the table."""
 
 
 def create_predictions_table(catalog: Catalog) -> Table:
     """Create ``ml.predictions`` (day-partitioned on ``scored_at``) unless it exists; return it."""
     spec = PartitionSpec(PartitionField(6, 1000, DayTransform(), "scored_at_day"))
     return catalog.create_table_if_not_exists(PREDICTIONS_TABLE, schema=PREDICTIONS_SCHEMA, partition_spec=spec)
-
-
-def append_predictions(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Append rows in one snapshot, retrying when another replica committed first."""
-    batch = pa.Table.from_pylist(rows, schema=_ARROW_SCHEMA)
-    for attempt in range(1, _COMMIT_ATTEMPTS + 1):
-        try:
-            table.refresh().append(batch)
-            return
-        except CommitFailedException:
-            if attempt == _COMMIT_ATTEMPTS:
-                raise
-            time.sleep(0.05 * attempt)
 
 
 class PredictionLog:
@@ -120,7 +105,7 @@ class PredictionLog:
             if not rows:
                 return 0
             try:
-                append_predictions(self._table, rows)
+                append_rows(self._table, rows, retries=_COMMIT_RETRIES)
             except Exception:
                 with self._lock:
                     self._rows = rows + self._rows

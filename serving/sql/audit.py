@@ -11,12 +11,13 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+from lake.appends import append_rows
 
 QUERY_LOG_TABLE = "ops.query_log"
 
@@ -33,20 +34,8 @@ QUERY_LOG_SCHEMA = Schema(
     NestedField(10, "started_at", TimestamptzType(), required=True),
 )
 
-_ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("query_id", pa.large_string(), nullable=False),
-        pa.field("user_name", pa.large_string(), nullable=False),
-        pa.field("source", pa.large_string()),
-        pa.field("sql", pa.large_string(), nullable=False),
-        pa.field("state", pa.large_string(), nullable=False),
-        pa.field("rows", pa.int64(), nullable=False),
-        pa.field("duration_ms", pa.int64(), nullable=False),
-        pa.field("error_name", pa.large_string()),
-        pa.field("error_message", pa.large_string()),
-        pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
+_COMMIT_RETRIES = 9
+"""Several endpoint processes may log at once; each retry refreshes the table."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +89,8 @@ class QueryLog:
                 entries, self._buffer = self._buffer, []
             if not entries:
                 return 0
-            batch = pa.Table.from_pylist([asdict(entry) for entry in entries], schema=_ARROW_SCHEMA)
             try:
-                self._query_log_table().append(batch)
+                append_rows(self._query_log_table(), [asdict(entry) for entry in entries], retries=_COMMIT_RETRIES)
             except Exception:
                 with self._lock:
                     self._buffer[:0] = entries
