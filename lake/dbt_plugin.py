@@ -5,8 +5,11 @@ over ``iceberg_scan`` of its published snapshot, so ``source()`` and ``ref()`` r
 filters pushed into the scan. The project's ``iceberg`` materialization hands each model's SQL to
 :meth:`Plugin.store`, which streams the result into the model's Iceberg table as a staged snapshot
 (:mod:`lake.materialize`) and records it in ``lake_dbt.model_writes``; the materialization then points the
-model's view at that snapshot, so downstream models and tests read exactly what was written. The project's
-``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots whose tests passed.
+model's view at that snapshot, so downstream models and tests read exactly what was written. For an incremental
+write (``append``, ``merge``, ``insert_overwrite``) it also records ``delta_sql``, a scan of only the data files
+the snapshot added: the project's ``get_where_subquery`` points the model's tests at it, since the rows already
+published passed their tests when they were written. The project's ``on-run-end`` hook calls
+:meth:`Plugin.store` again to publish the snapshots whose tests passed.
 
 dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``; the ``action`` key of the config
 it passes says which of the two jobs to do.
@@ -21,6 +24,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from duckdb import CatalogException, DuckDBPyConnection
 from pyarrow import RecordBatchReader
+from pyiceberg.table import Table
 
 from lake.catalog import load_catalog
 from lake.duck import iceberg_scan_sql, prepare_connection, register_iceberg_views
@@ -63,7 +67,8 @@ class Plugin(BasePlugin):
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
             "strategy VARCHAR, snapshot_id BIGINT, published_snapshot_id BIGINT, rows_written BIGINT, "
-            "files_added INTEGER, files_removed INTEGER, seconds DOUBLE, scan_sql VARCHAR, status VARCHAR)"
+            "files_added INTEGER, files_removed INTEGER, seconds DOUBLE, scan_sql VARCHAR, incremental BOOLEAN, "
+            "delta_sql VARCHAR, status VARCHAR)"
         )
         self._conn = conn
 
@@ -114,9 +119,11 @@ class Plugin(BasePlugin):
             cursor.close()
 
     def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
-        scan = iceberg_scan_sql(self._catalog.load_table(staged.table), staged.snapshot_id)
+        table = self._catalog.load_table(staged.table)
+        scan = iceberg_scan_sql(table, staged.snapshot_id)
+        incremental = staged.strategy != "table"
         cursor.execute(
-            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'staged')",
+            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'staged')",
             [
                 invocation_id,
                 model,
@@ -129,6 +136,8 @@ class Plugin(BasePlugin):
                 staged.files_removed,
                 staged.seconds,
                 scan,
+                incremental,
+                _delta_sql(table, staged.added_files, scan) if incremental else None,
             ],
         )
 
@@ -148,6 +157,19 @@ class Plugin(BasePlugin):
                 )
         finally:
             cursor.close()
+
+
+def _delta_sql(table: Table, files: Sequence[str], scan_sql: str) -> str:
+    """A subquery over only ``files`` (the data files a staged snapshot added), with the table's columns.
+
+    Read as plain Parquet with Hive partitioning off (the paths carry ``column=value`` folders that are no
+    columns); with no file added it is the snapshot's scan with no rows, so it keeps the columns.
+    """
+    columns = ", ".join('"' + field.name.replace('"', '""') + '"' for field in table.schema().fields)
+    if not files:
+        return f"(select {columns} from {scan_sql} limit 0)"
+    paths = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    return f"(select {columns} from read_parquet([{paths}], hive_partitioning = false))"
 
 
 def _clustered_sql(sql: str, partition_by: Sequence[str]) -> str:

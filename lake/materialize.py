@@ -53,6 +53,9 @@ class StagedWrite:
     files_added: int
     files_removed: int
     seconds: float
+    added_files: tuple[str, ...]
+    """Paths of the data files the snapshot added: its new rows, and for ``merge`` the kept rows of the files it
+    rewrote. An incremental write is tested on these; the table's other files were tested when written."""
 
 
 def write_staged_snapshot(
@@ -124,6 +127,7 @@ def write_staged_snapshot(
         files_added=len(added),
         files_removed=len(removed),
         seconds=time.perf_counter() - started,
+        added_files=tuple(data_file.file_path for data_file in added),
     )
 
 

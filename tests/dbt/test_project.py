@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +39,16 @@ MODELS = {
     "features.customer_features",
 }
 
+FULL_REPLACE = {
+    "stg_payments__cards",
+    "stg_payments__customers",
+    "stg_payments__merchants",
+    "dim_cards",
+    "dim_customers",
+    "dim_merchants",
+}
+"""Models without an incremental strategy: every build replaces them, so their tests read the whole table."""
+
 
 @dataclass
 class Builds:
@@ -50,6 +61,20 @@ class Builds:
     incremental_snapshots: dict[str, list[int]]
     after_rebuild: dict[str, pa.Table]
     cli_output: str
+    incremental_tests: dict[str, list[str]]
+    rebuild_tests: dict[str, list[str]]
+
+
+def _tests_by_model(target: Path) -> dict[str, list[str]]:
+    """The SQL each data test of the last dbt run ran, by the name of the model it tests (from its artifacts)."""
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    tests: dict[str, list[str]] = {}
+    for result in results:
+        node = nodes.get(result["unique_id"], {})  # unit tests are listed apart
+        if node.get("resource_type") == "test" and node.get("attached_node"):
+            tests.setdefault(nodes[node["attached_node"]]["name"], []).append(result["compiled_code"])
+    return tests
 
 
 def _snapshot_ids(lake: DbtLake) -> dict[str, list[int]]:
@@ -71,6 +96,7 @@ def builds(dbt_lake: DbtLake) -> Builds:
     assert cli.exit_code == 0, cli.output
     after_incremental = {name: dbt_lake.read(name) for name in MODELS}
     incremental_snapshots = _snapshot_ids(dbt_lake)
+    incremental_tests = _tests_by_model(work / "target")
 
     assert dbt_lake.dbt("build", "--full-refresh").success
     return Builds(
@@ -81,6 +107,8 @@ def builds(dbt_lake: DbtLake) -> Builds:
         incremental_snapshots=incremental_snapshots,
         after_rebuild={name: dbt_lake.read(name) for name in MODELS},
         cli_output=cli.output,
+        incremental_tests=incremental_tests,
+        rebuild_tests=_tests_by_model(work / "target"),
     )
 
 
@@ -114,6 +142,14 @@ def test_incremental_run_equals_a_full_rebuild(builds: Builds) -> None:
     for name in MODELS:
         assert builds.after_incremental[name].num_rows > 0, name
         assert builds.after_incremental[name].equals(builds.after_rebuild[name]), name
+
+
+def test_tests_of_an_incremental_write_read_only_the_files_it_added(builds: Builds) -> None:
+    assert set(builds.incremental_tests) == {name.split(".", 1)[1] for name in MODELS}
+    for model, tests in builds.incremental_tests.items():
+        incremental = model not in FULL_REPLACE
+        assert all(("read_parquet(" in sql) == incremental for sql in tests), model
+        assert not any("read_parquet(" in sql for sql in builds.rebuild_tests[model]), model
 
 
 def test_incremental_run_reads_and_writes_only_new_data(builds: Builds) -> None:

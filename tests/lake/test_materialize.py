@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog import Catalog
 
@@ -141,3 +142,24 @@ def test_partition_fields_are_parsed(text: str, expected: tuple[str, str]) -> No
 def test_a_malformed_partition_field_is_refused() -> None:
     with pytest.raises(TransformError, match="transform\\(column\\)"):
         parse_partition_field("day(")
+
+
+def test_a_write_lists_the_files_it_added(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
+    appended = write_staged_snapshot(catalog, TABLE, _rows(["c", "d"], day=2), "append")
+    publish_staged_snapshot(catalog, TABLE, appended.snapshot_id)
+
+    merged = write_staged_snapshot(catalog, TABLE, _rows(["c"], day=3, value=7), "merge", unique_key="key")
+
+    assert _rows_of(catalog, appended.added_files) == [("c", 1), ("d", 1)]
+    assert _rows_of(catalog, merged.added_files) == [("c", 7), ("d", 1)]  # the new row and the rewritten file's
+
+
+def _rows_of(catalog: Catalog, paths: tuple[str, ...]) -> list[tuple[str, int]]:
+    io = catalog.load_table(TABLE).io
+    rows: list[tuple[str, int]] = []
+    for path in paths:
+        with io.new_input(path).open() as stream:
+            data = pq.read_table(stream)
+        rows.extend(zip(data["key"].to_pylist(), data["value"].to_pylist(), strict=True))
+    return sorted(rows)

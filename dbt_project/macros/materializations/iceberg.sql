@@ -5,7 +5,8 @@
   partition_by (list like ["day(transaction_at)"], used when the table is created).
   The result is written as one snapshot on the table's `audit` branch; the model's DuckDB view then reads that
   snapshot, so tests and downstream models see what was written, and readers of the lake see it only once
-  `lake_publish_audited` publishes it after the tests passed.
+  `lake_publish_audited` publishes it after the tests passed. An incremental write's tests read only the data
+  files it added (the plugin records them; see get_where_subquery).
 #}
 {% materialization iceberg, adapter='duckdb', supported_languages=['sql'] %}
   {%- set strategy = config.get('incremental_strategy') or 'table' -%}

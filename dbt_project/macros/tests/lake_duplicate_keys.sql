@@ -1,0 +1,35 @@
+{% macro lake_duplicate_keys(model, columns, key_condition='true') %}
+  {#-
+    Key values (combinations of `columns`) held by more than one row, with their count; rows failing
+    `key_condition` are not keys. On a model scoped to the rows an incremental write added (get_where_subquery)
+    a new key must also be new to the table: the keys of the added rows are counted over the whole staged
+    table, reading its key columns only, so both a duplicate within the new rows and one with a published row
+    are caught, and keys the new rows do not hold (already tested) are not grouped again.
+  -#}
+  {%- set keys = columns | join(', ') -%}
+  {%- if lake_incremental_delta(model) -%}
+    with new_keys as (
+        select distinct {{ keys }} from {{ model }} where {{ key_condition }}
+    ),
+
+    table_keys as (
+        select {{ keys }} from {{ model.incorporate(external=none) }}
+        where {{ key_condition }} and ({{ config.get('where', '') or 'true' }})
+    )
+
+    select {{ keys }}, count(*) as n_records
+    from table_keys
+    semi join new_keys on
+        {%- for column in columns %}
+        {{ 'and ' if not loop.first }}table_keys.{{ column }} is not distinct from new_keys.{{ column }}
+        {%- endfor %}
+    group by {{ keys }}
+    having count(*) > 1
+  {%- else -%}
+    select {{ keys }}, count(*) as n_records
+    from {{ model }}
+    where {{ key_condition }}
+    group by {{ keys }}
+    having count(*) > 1
+  {%- endif -%}
+{% endmacro %}
