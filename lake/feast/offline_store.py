@@ -115,7 +115,7 @@ def _source_columns(data_source: DataSource, names: list[str]) -> dict[str, str]
 
 
 def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | None = None) -> tuple[pa.Table, str]:
-    """The entity frame as Arrow with a UTC event time and a row-order column."""
+    """The entity frame as Arrow with a UTC event time (in microseconds) and a row-order column."""
     if not isinstance(entity_df, pd.DataFrame):
         raise FeaturesError("entity_df must be a pandas DataFrame with the entity keys and an event_timestamp column")
     column = event_timestamp_column or infer_event_timestamp_from_entity_df(dict(entity_df.dtypes.items()))
@@ -131,8 +131,15 @@ def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | No
         times = times.dt.tz_convert("UTC")
     if times.isna().any():
         raise FeaturesError(f"entity_df column {column!r} has missing timestamps; every row needs one")
-    table = pa.Table.from_pandas(entity_df.assign(**{column: times}), preserve_index=False)
+    names = list(entity_df.columns)
+    table = pa.Table.from_pandas(entity_df, columns=[name for name in names if name != column], preserve_index=False)
+    table = table.add_column(names.index(column), column, _utc_microseconds(times))
     return table.append_column(ROW_ORDER_COLUMN, pa.array(np.arange(len(table), dtype=np.int64))), column
+
+
+def _utc_microseconds(times: pd.Series) -> pa.Array:
+    """UTC timestamps at DuckDB's precision: nanoseconds would be converted again on every scan of the rows."""
+    return pa.array(times).cast(pa.timestamp("us", tz="UTC"), safe=False)
 
 
 def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool) -> ViewRead:

@@ -1,9 +1,17 @@
 """DuckDB SQL for Feast's offline reads over Iceberg files: point-in-time joins and latest-row pulls.
 
 Each feature view's rows are read with ``iceberg_scan`` restricted to the time range the request can use, so
-DuckDB prunes data files by their partition and column statistics; the point-in-time join is an ``ASOF LEFT
-JOIN`` (for each entity row, the last feature row at or before its timestamp), and a feature row older than
-the view's TTL is treated as missing, exactly as Feast's own stores do.
+DuckDB prunes data files by their partition and column statistics. The point-in-time join is one ``ASOF JOIN`` per
+view between narrow entity rows (row number, key, event time) and the view's rows: for each entity row, the last
+feature row at or before its timestamp and, among rows with that event time, the last created one (the join orders
+by event and created time together, as one struct, so no window has to de-duplicate the rows first). A feature row
+older than the view's TTL is treated as missing, exactly as Feast's own stores do. Each view's answers are joined
+back to the entity rows by row number.
+
+The ASOF join sorts every feature row it gets by key and time, which is most of the query's cost, so it gets as few
+and as cheap ones as possible: the feature rows are first hash-joined with the entity rows' distinct keys, which
+drops the rows of keys no entity row asks for and the rows later than a key's last entity row or too old for its
+first one (TTL), and replaces the key by a dense integer code (sorting integers costs far less than sorting strings).
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ ENTITY_TABLE = "lake_entity_rows"
 """Name under which the entity rows are registered in the DuckDB connection."""
 ROW_ORDER_COLUMN = "__lake_row"
 """Column added to the entity rows so results come back in their order."""
+_LAST = "'infinity'::TIMESTAMPTZ"
+"""Created time on the entity side of the ASOF struct: any created time is at or before it."""
+_FIRST = "'-infinity'::TIMESTAMPTZ"
+"""Stands in for a missing created time: such a row loses to any row of the same event time that has one."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,71 @@ def _latest_first(timestamp_column: str, created_column: str | None) -> str:
     return ", ".join(order)
 
 
+def _feature_order(view: ViewRead, rows: str) -> str:
+    """What "latest" means among the view's rows: event time, then created time (a missing one counts as oldest)."""
+    if not view.created_column:
+        return f"{rows}.feature_time"
+    return f"{{'t': {rows}.feature_time, 'c': coalesce({rows}.created_time, {_FIRST})}}"
+
+
+def _as_of(view: ViewRead, entity: str, rows: str) -> str:
+    """The ASOF inequality: rows at or before the entity row's time, whatever their created time."""
+    moment = f"{{'t': {entity}.event_time, 'c': {_LAST}}}" if view.created_column else f"{entity}.event_time"
+    return f"{moment} >= {_feature_order(view, rows)}"
+
+
+def _keys_cte(name: str, entity_keys: Sequence[str], event_timestamp_column: str) -> str:
+    """The entity rows' distinct keys (``key_<n>``), numbered 1..N (``key_code``), with the first and last time an
+    entity row asks for each; materialized so both sides of a join read the same numbering."""
+    keys = ", ".join(f"{quote(key)} AS key_{n}" for n, key in enumerate(entity_keys))
+    event_time = quote(event_timestamp_column)
+    return (
+        f"{name} AS MATERIALIZED (SELECT {keys}, min({event_time}) AS first_time, max({event_time}) AS last_time, "
+        f"row_number() OVER () AS key_code FROM {ENTITY_TABLE} GROUP BY {', '.join(map(quote, entity_keys))})"
+    )
+
+
+def _coded_entity_sql(keys: str, entity_keys: Sequence[str], event_timestamp_column: str) -> str:
+    """The entity rows as a view's join sees them: row number, event time and key code."""
+    on = " AND ".join(f"e.{quote(key)} = k.key_{n}" for n, key in enumerate(entity_keys))
+    return (
+        f"(SELECT e.{quote(ROW_ORDER_COLUMN)} AS row_id, e.{quote(event_timestamp_column)} AS event_time, k.key_code "
+        f"FROM {ENTITY_TABLE} AS e JOIN {keys} AS k ON {on})"
+    )
+
+
+def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime, latest: datetime) -> str:
+    """The view's rows an entity row between ``earliest`` and ``latest`` can use: key code, times, features."""
+    feature_time = f"CAST(source.{quote(view.timestamp_column)} AS TIMESTAMPTZ)"
+    on = [f"source.{quote(key)} = k.key_{n}" for n, key in enumerate(view.join_keys)]
+    on.append(f"{feature_time} <= k.last_time")
+    if view.ttl:
+        on.append(f"{feature_time} >= k.first_time - to_microseconds({_microseconds(view.ttl)})")
+    columns = ["k.key_code", f"{feature_time} AS feature_time"]
+    if view.created_column:
+        columns.append(f"CAST(source.{quote(view.created_column)} AS TIMESTAMPTZ) AS created_time")
+    columns += [f"source.{quote(column)} AS feature_{n}" for n, column in enumerate(view.features)]
+    lowest = earliest - view.ttl if view.ttl else None
+    return (
+        f"(SELECT {', '.join(columns)} FROM {view.scan} AS source JOIN {keys} AS k ON {' AND '.join(on)} "
+        f"WHERE {_time_filter(view.timestamp_column, lowest, latest)})"
+    )
+
+
+def _view_cte(
+    name: str, keys: str, view: ViewRead, event_timestamp_column: str, time_range: tuple[datetime, datetime]
+) -> str:
+    """``name``: one row per entity row that has a feature row at or before it (row_id, event_time, feature_time,
+    feature_<n>)."""
+    entity = _coded_entity_sql(keys, list(view.join_keys.values()), event_timestamp_column)
+    rows = _coded_rows_sql(keys, view, *time_range)
+    answer = ", ".join(
+        ["e.row_id", "e.event_time", "f.feature_time", *(f"f.feature_{n}" for n in range(len(view.features)))]
+    )
+    on = f"e.key_code = f.key_code AND {_as_of(view, 'e', 'f')}"
+    return f"{name} AS (SELECT {answer} FROM {entity} AS e ASOF JOIN {rows} AS f ON {on})"
+
+
 def point_in_time_sql(
     views: Sequence[ViewRead],
     entity_columns: Sequence[str],
@@ -83,37 +160,25 @@ def point_in_time_sql(
         A query over :data:`ENTITY_TABLE` returning the entity columns then every view's features, in the
         entity rows' order.
     """
-    earliest, latest = entity_time_range
-    event_time = f"entity.{quote(event_timestamp_column)}"
+    codes: dict[tuple[str, ...], str] = {}
     ctes, joins = [], []
     outputs = [f"entity.{quote(column)}" for column in entity_columns]
     for index, view in enumerate(views):
+        entity_keys = tuple(view.join_keys.values())
+        if entity_keys not in codes:
+            codes[entity_keys] = f"keys_{len(codes)}"
+            ctes.append(_keys_cte(codes[entity_keys], entity_keys, event_timestamp_column))
         alias = f"view_{index}"
-        keys = list(view.join_keys)
-        columns = [f"{quote(key)} AS key_{position}" for position, key in enumerate(keys)]
-        columns.append(f"{quote(view.timestamp_column)} AS feature_time")
-        columns += [f"{quote(source)} AS feature_{position}" for position, source in enumerate(view.features)]
-        lowest = earliest - view.ttl if view.ttl else None
-        cte = f"{alias} AS (SELECT {', '.join(columns)} FROM {view.scan} AS source WHERE "
-        cte += _time_filter(view.timestamp_column, lowest, latest)
-        if view.created_column:
-            partition = ", ".join(quote(key) for key in [*keys, view.timestamp_column])
-            cte += (
-                f" QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {quote(view.created_column)} DESC) = 1"
-            )
-        ctes.append(cte + ")")
-        matches = [
-            f"entity.{quote(entity_key)} = {alias}.key_{i}" for i, entity_key in enumerate(view.join_keys.values())
-        ]
-        matches.append(f"{event_time} >= {alias}.feature_time")
-        joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(matches)}")
-        fresh = f"{alias}.feature_time >= {event_time} - to_microseconds({_microseconds(view.ttl)})" if view.ttl else ""
+        ctes.append(_view_cte(alias, codes[entity_keys], view, event_timestamp_column, entity_time_range))
+        joins.append(f"LEFT JOIN {alias} ON {alias}.row_id = entity.{quote(ROW_ORDER_COLUMN)}")
+        fresh = f"{alias}.feature_time >= {alias}.event_time - to_microseconds({_microseconds(view.ttl)})"
         for position, output in enumerate(view.features.values()):
             value = f"{alias}.feature_{position}"
-            outputs.append(f"{f'CASE WHEN {fresh} THEN {value} END' if fresh else value} AS {quote(output)}")
+            outputs.append(f"{f'CASE WHEN {fresh} THEN {value} END' if view.ttl else value} AS {quote(output)}")
+    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
     return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(outputs)} FROM {ENTITY_TABLE} AS entity "
-        f"{' '.join(joins)} ORDER BY entity.{ROW_ORDER_COLUMN}"
+        f"{with_clause}SELECT {', '.join(outputs)} FROM {ENTITY_TABLE} AS entity "
+        f"{' '.join(joins)} ORDER BY entity.{quote(ROW_ORDER_COLUMN)}"
     )
 
 

@@ -17,7 +17,7 @@ from pyiceberg.catalog import Catalog
 
 from lake.errors import FeaturesError
 from lake.feast.environment import iceberg_source_options
-from lake.feast.synthetic import SyntheticSpan, entity_ids, synthetic_rows, write_synthetic_feature_table
+from lake.feast.synthetic import TIMESTAMP, SyntheticSpan, entity_ids, synthetic_rows, write_synthetic_feature_table
 from lake.settings import Settings
 
 LAKE_STORE = "lake.feast.offline_store.LakeOfflineStore"
@@ -177,3 +177,125 @@ def test_entity_frame_without_join_key_is_refused(settings: Settings, catalog: C
     rows = pd.DataFrame({"card_id": ["card000001"], "event_timestamp": [pd.Timestamp("2026-01-02", tz="UTC")]})
     with pytest.raises(FeaturesError, match="merchant_id"):
         store.get_historical_features(entity_df=rows, features=["merchant_features:merchant_tx_count_30d"]).to_df()
+
+
+def test_created_time_breaks_ties_between_equal_event_times_like_the_stock_store(
+    settings: Settings, catalog: Catalog
+) -> None:
+    hour = pd.Timedelta(hours=1)
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    schema = pa.schema(
+        [("card_id", pa.string()), ("feature_timestamp", TIMESTAMP), ("created_at", TIMESTAMP), ("score", pa.float64())]
+    )
+
+    def rows(*values: tuple[str, int, int | None, float]) -> pa.Table:
+        card, at, created, score = zip(*values, strict=True)
+        moments = [start + n * hour for n in at]
+        made = [None if n is None else start + n * hour for n in created]
+        return pa.table([list(card), moments, made, list(score)], schema=schema)
+
+    table = catalog.create_table("features.revised_card_features", schema=schema)
+    table.append(rows(("card1", 0, 0, 1.0), ("card1", 2, None, 4.0), ("card1", 3, None, 6.0), ("card2", 1, None, 7.0)))
+    # A later batch revises some event times: the latest created row wins, and a missing created time loses.
+    table.append(rows(("card1", 0, 5, 2.0), ("card1", 0, None, 3.0), ("card1", 3, 1, 5.0), ("card2", 1, 2, 8.0)))
+    table.append(rows(("card2", 4, 10, 9.0)))
+    card = Entity(name="card", join_keys=["card_id"], value_type=ValueType.STRING)
+    source = IcebergSource(
+        name="revised_source",
+        namespace="features",
+        table="revised_card_features",
+        timestamp_field="feature_timestamp",
+        created_timestamp_column="created_at",
+        **iceberg_source_options(settings),
+    )
+    view = FeatureView(
+        name="revised",
+        entities=[card],
+        ttl=timedelta(days=1),
+        schema=[Field(name="score", dtype=Float64)],
+        source=source,
+    )
+    asked = [("card1", 0), ("card1", 1), ("card1", 2), ("card1", 3), ("card1", 10), ("card2", 0), ("card2", 1)]
+    asked += [("card2", 5), ("card3", 5), ("card1", 30)]
+    entity_rows = pd.DataFrame(
+        {"card_id": [card_id for card_id, _ in asked], "event_timestamp": [start + n * hour for _, n in asked]}
+    )
+
+    results = [
+        open_store(settings, kind, [card, source, view])
+        .get_historical_features(entity_df=entity_rows, features=["revised:score"])
+        .to_df()
+        for kind in (LAKE_STORE, "duckdb")
+    ]
+
+    expected = [2.0, 2.0, 4.0, 5.0, 5.0, None, 8.0, 9.0, None, None]
+    assert [None if pd.isna(score) else score for score in results[0]["score"]] == expected
+    by_row = [result.set_index(["card_id", "event_timestamp"]).sort_index() for result in results]
+    pd.testing.assert_series_equal(by_row[0]["score"], by_row[1]["score"])
+
+
+def test_views_keyed_by_two_entities_match_merge_asof_and_stock_store(settings: Settings, catalog: Catalog) -> None:
+    rng = np.random.default_rng(9)
+    start, count = pd.Timestamp("2026-01-01", tz="UTC"), 300
+    rows = pd.DataFrame(
+        {
+            "card_id": entity_ids("card", 5)[rng.integers(0, 5, count)],
+            "merchant_id": entity_ids("merc", 4)[rng.integers(0, 4, count)],
+            "feature_timestamp": start + pd.to_timedelta(rng.integers(0, 10 * 86_400_000_000, count), unit="us"),
+            "spend": rng.random(count),
+        }
+    )
+    schema = pa.schema(
+        [
+            ("card_id", pa.string()),
+            ("merchant_id", pa.string()),
+            ("feature_timestamp", TIMESTAMP),
+            ("spend", pa.float64()),
+        ]
+    )
+    table = catalog.create_table("features.card_merchant_features", schema=schema)
+    table.append(pa.Table.from_pandas(rows, preserve_index=False).cast(schema))
+    card = Entity(name="card", join_keys=["card_id"], value_type=ValueType.STRING)
+    merchant = Entity(name="merchant", join_keys=["merchant_id"], value_type=ValueType.STRING)
+    source = IcebergSource(
+        name="card_merchant_source",
+        namespace="features",
+        table="card_merchant_features",
+        timestamp_field="feature_timestamp",
+        **iceberg_source_options(settings),
+    )
+    view = FeatureView(
+        name="card_merchant",
+        entities=[card, merchant],
+        ttl=timedelta(days=1),
+        schema=[Field(name="spend", dtype=Float64)],
+        source=source,
+    )
+    asked = 80
+    entity_rows = pd.DataFrame(
+        {
+            "card_id": entity_ids("card", 6)[rng.integers(0, 6, asked)],
+            "merchant_id": entity_ids("merc", 4)[rng.integers(0, 4, asked)],
+            "event_timestamp": start + pd.to_timedelta(rng.integers(0, 11 * 86_400_000_000, asked), unit="us"),
+        }
+    )
+
+    results = [
+        open_store(settings, kind, [card, merchant, source, view])
+        .get_historical_features(entity_df=entity_rows, features=["card_merchant:spend"])
+        .to_df()
+        for kind in (LAKE_STORE, "duckdb")
+    ]
+
+    expected = pd.merge_asof(
+        entity_rows.reset_index().sort_values("event_timestamp"),
+        rows.sort_values("feature_timestamp"),
+        left_on="event_timestamp",
+        right_on="feature_timestamp",
+        by=["card_id", "merchant_id"],
+        tolerance=pd.Timedelta(days=1),
+    ).sort_values("index")
+    assert results[0]["spend"].tolist() == pytest.approx(expected["spend"].tolist(), nan_ok=True)
+    assert results[0]["spend"].notna().sum() > 20 and results[0]["spend"].isna().sum() > 5
+    by_row = [result.set_index(["card_id", "merchant_id", "event_timestamp"]).sort_index() for result in results]
+    pd.testing.assert_series_equal(by_row[0]["spend"], by_row[1]["spend"])
