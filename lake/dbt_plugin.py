@@ -27,7 +27,7 @@ from pyarrow import RecordBatchReader
 from pyiceberg.table import Table
 
 from lake.catalog import load_catalog
-from lake.duck import iceberg_scan_sql, prepare_connection, register_iceberg_views
+from lake.duck import iceberg_scan_sql, prepare_connection, quote_identifier, register_iceberg_views, sql_literal
 from lake.errors import TransformError
 from lake.materialize import StagedWrite, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
 from lake.settings import load_settings
@@ -165,10 +165,10 @@ def _delta_sql(table: Table, files: Sequence[str], scan_sql: str) -> str:
     Read as plain Parquet with Hive partitioning off (the paths carry ``column=value`` folders that are no
     columns); with no file added it is the snapshot's scan with no rows, so it keeps the columns.
     """
-    columns = ", ".join('"' + field.name.replace('"', '""') + '"' for field in table.schema().fields)
+    columns = ", ".join(quote_identifier(field.name) for field in table.schema().fields)
     if not files:
         return f"(select {columns} from {scan_sql} limit 0)"
-    paths = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    paths = ", ".join(sql_literal(path) for path in files)
     return f"(select {columns} from read_parquet([{paths}], hive_partitioning = false))"
 
 

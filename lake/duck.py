@@ -55,32 +55,37 @@ def _s3_secret_sql(settings: Settings) -> str:
     """DuckDB's S3 secret for the warehouse: region and keys, and for an S3-compatible endpoint (MinIO) its host,
     path-style URLs and TLS as the endpoint's scheme says."""
     catalog = settings.catalog
-    parts = ["TYPE s3", f"REGION {_literal(catalog.s3_region)}"]
+    parts = ["TYPE s3", f"REGION {sql_literal(catalog.s3_region)}"]
     if catalog.s3_access_key_id:
-        parts.append(f"KEY_ID {_literal(catalog.s3_access_key_id)}")
+        parts.append(f"KEY_ID {sql_literal(catalog.s3_access_key_id)}")
     if catalog.s3_secret_access_key:
-        parts.append(f"SECRET {_literal(catalog.s3_secret_access_key.get_secret_value())}")
+        parts.append(f"SECRET {sql_literal(catalog.s3_secret_access_key.get_secret_value())}")
     if catalog.s3_endpoint:
         endpoint = catalog.s3_endpoint
         parts += [
-            f"ENDPOINT {_literal(endpoint.split('://', 1)[-1].rstrip('/'))}",
+            f"ENDPOINT {sql_literal(endpoint.split('://', 1)[-1].rstrip('/'))}",
             "URL_STYLE 'path'",
             f"USE_SSL {'false' if endpoint.startswith('http://') else 'true'}",
         ]
     return f"CREATE OR REPLACE SECRET lakeforge_s3 ({', '.join(parts)})"
 
 
-def _literal(value: str) -> str:
-    """A SQL string literal (``CREATE SECRET`` takes no parameters)."""
+def sql_literal(value: str) -> str:
+    """A DuckDB string literal, for SQL that takes no parameters (``CREATE SECRET``, file lists, generated SQL)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def quote_identifier(identifier: str) -> str:
+    """Quote a column or table name for DuckDB."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:
     """SQL expression that scans ``table`` at its current snapshot, or at ``snapshot_id``."""
-    location = table.metadata_location.replace("'", "''")
+    location = sql_literal(table.metadata_location)
     if snapshot_id is None:
-        return f"iceberg_scan('{location}')"
-    return f"iceberg_scan('{location}', snapshot_from_id = {int(snapshot_id)})"
+        return f"iceberg_scan({location})"
+    return f"iceberg_scan({location}, snapshot_from_id = {int(snapshot_id)})"
 
 
 def register_iceberg_views(

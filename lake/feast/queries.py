@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from lake.duck import quote_identifier as quote
+
 ENTITY_TABLE = "lake_entity_rows"
 """Name under which the entity rows are registered in the DuckDB connection."""
 ROW_ORDER_COLUMN = "__lake_row"
@@ -49,11 +51,6 @@ class ViewRead:
     created_column: str | None
     features: dict[str, str]
     ttl: timedelta | None
-
-
-def quote(identifier: str) -> str:
-    """Quote a column or table name for DuckDB."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def timestamp_literal(moment: datetime) -> str:
