@@ -10,6 +10,9 @@ import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
+LOG_RETRIES = 9
+"""Retries for log tables that several processes append to at once (scoring replicas, SQL endpoint processes)."""
+
 
 def append_rows(table: Table, rows: Sequence[Mapping[str, Any]], retries: int = 0) -> None:
     """Append ``rows`` (dicts keyed by column name) to ``table`` as one snapshot in the table's own schema.

@@ -20,7 +20,7 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
-from lake.appends import append_rows
+from lake.appends import LOG_RETRIES, append_rows
 from lake.errors import ScoringError
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,6 @@ PREDICTIONS_SCHEMA = Schema(
     NestedField(10, "feature_values", StringType(), required=True, doc="JSON object: feature name -> value used"),
     NestedField(11, "unknown_entities", StringType(), required=True, doc="Comma-separated, empty when none"),
 )
-_COMMIT_RETRIES = 9
-"""Another replica may commit first; each retry refreshes the table."""
 
 
 def create_predictions_table(catalog: Catalog) -> Table:
@@ -105,7 +103,7 @@ class PredictionLog:
             if not rows:
                 return 0
             try:
-                append_rows(self._table, rows, retries=_COMMIT_RETRIES)
+                append_rows(self._table, rows, retries=LOG_RETRIES)
             except Exception:
                 with self._lock:
                     self._rows = rows + self._rows

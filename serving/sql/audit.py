@@ -17,7 +17,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
-from lake.appends import append_rows
+from lake.appends import LOG_RETRIES, append_rows
 
 QUERY_LOG_TABLE = "ops.query_log"
 
@@ -33,9 +33,6 @@ QUERY_LOG_SCHEMA = Schema(
     NestedField(9, "error_message", StringType(), required=False),
     NestedField(10, "started_at", TimestamptzType(), required=True),
 )
-
-_COMMIT_RETRIES = 9
-"""Several endpoint processes may log at once; each retry refreshes the table."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class QueryLog:
             if not entries:
                 return 0
             try:
-                append_rows(self._query_log_table(), [asdict(entry) for entry in entries], retries=_COMMIT_RETRIES)
+                append_rows(self._query_log_table(), [asdict(entry) for entry in entries], retries=LOG_RETRIES)
             except Exception:
                 with self._lock:
                     self._buffer[:0] = entries
