@@ -1,13 +1,31 @@
 {{ config(incremental_strategy='append', partition_by=['day(feature_timestamp)']) }}
 
 {#- One row per card per transaction: the card's state right after that transaction, known at its time.
-    Windows look back at most 7 days (90 for chargebacks, from the small fct_chargebacks), so an incremental
-    run reads 7 days of history of the cards with new transactions and appends rows for the transactions newer
-    than the last published one.
-    Windows order by epoch microseconds: RANGE frames over integers are several times faster than intervals
-    over timestamptz. -#}
+    Windows look back at most 7 days (90 for chargebacks, from the small fct_chargebacks).
+    The features are written once, each with the frame it aggregates over; how a frame is evaluated depends on
+    the build:
+    - full build: named windows over each card's transactions, ordered by epoch microseconds (RANGE frames over
+      integers are several times faster than intervals over timestamptz);
+    - incremental build: each transaction newer than the last published one is joined with its card's
+      transactions of the 7 days up to it, and a frame is a FILTER on that join. The windows would evaluate
+      every transaction of those 7 days again (about 7 rows for each row appended); the join reads only the
+      rows the new ones look back at. -#}
 {%- set hour_us = 3600 * 1000 * 1000 -%}
-{%- set day_us = 24 * hour_us %}
+{%- set day_us = 24 * hour_us -%}
+{%- if is_incremental() -%}
+    {%- set current, row, at = 'new.', 'history.', 'history.transaction_at_us' -%}
+    {%- set frames = {
+        'last_1h': 'filter (where ' ~ at ~ ' >= new.transaction_at_us - ' ~ hour_us ~ ')',
+        'last_24h': 'filter (where ' ~ at ~ ' >= new.transaction_at_us - ' ~ day_us ~ ')',
+        'last_7d': '',
+        'before_7d': 'filter (where ' ~ at ~ ' < new.transaction_at_us)',
+    } -%}
+{%- else -%}
+    {%- set current, row = '', '' -%}
+    {%- set frames = {
+        'last_1h': 'over last_1h', 'last_24h': 'over last_24h', 'last_7d': 'over last_7d', 'before_7d': 'over before_7d',
+    } -%}
+{%- endif %}
 
 with transactions as (
     select
@@ -21,33 +39,37 @@ with transactions as (
         epoch_us(transaction_at) as transaction_at_us
     from {{ ref('int_transactions_enriched') }}
     {% if is_incremental() %}
-    -- 7 days of history, of the cards that have new transactions only
+    -- the new transactions and the 7 days of history they look back at
     where transaction_at >= (select max(feature_timestamp) from {{ this }}) - interval 7 day
-        and card_id in (
-            select card_id from {{ ref('int_transactions_enriched') }}
-            where transaction_at > (select max(feature_timestamp) from {{ this }})
-        )
     {% endif %}
 ),
 
 windowed as (
     select
-        transaction_id,
-        card_id,
-        transaction_at,
-        transaction_at_us,
-        amount_cents,
-        distance_from_home_km,
-        count(*) over last_1h as tx_count_1h,
-        sum(amount_cents) over last_1h as amount_sum_1h_cents,
-        count(*) over last_24h as tx_count_24h,
-        sum(amount_cents) over last_24h as amount_sum_24h_cents,
-        count(*) over last_7d as tx_count_7d,
-        sum(amount_cents) over last_7d as amount_sum_7d_cents,
-        count(distinct merchant_id) over last_24h as distinct_merchants_24h,
-        count(distinct merchant_category) over last_24h as distinct_categories_24h,
-        avg(amount_cents) over before_7d as avg_amount_prior_7d_cents,
-        max(transaction_at) over before_7d as previous_transaction_at
+        {{ current }}transaction_id,
+        {{ current }}card_id,
+        {{ current }}transaction_at,
+        {{ current }}transaction_at_us,
+        {{ current }}amount_cents,
+        {{ current }}distance_from_home_km,
+        count(*) {{ frames['last_1h'] }} as tx_count_1h,
+        sum({{ row }}amount_cents) {{ frames['last_1h'] }} as amount_sum_1h_cents,
+        count(*) {{ frames['last_24h'] }} as tx_count_24h,
+        sum({{ row }}amount_cents) {{ frames['last_24h'] }} as amount_sum_24h_cents,
+        count(*) {{ frames['last_7d'] }} as tx_count_7d,
+        sum({{ row }}amount_cents) {{ frames['last_7d'] }} as amount_sum_7d_cents,
+        count(distinct {{ row }}merchant_id) {{ frames['last_24h'] }} as distinct_merchants_24h,
+        count(distinct {{ row }}merchant_category) {{ frames['last_24h'] }} as distinct_categories_24h,
+        avg({{ row }}amount_cents) {{ frames['before_7d'] }} as avg_amount_prior_7d_cents,
+        max({{ row }}transaction_at) {{ frames['before_7d'] }} as previous_transaction_at
+    {% if is_incremental() %}
+    from transactions as new
+    inner join transactions as history
+        on history.card_id = new.card_id
+        and history.transaction_at_us between new.transaction_at_us - {{ 7 * day_us }} and new.transaction_at_us
+    where new.transaction_at > (select max(feature_timestamp) from {{ this }})
+    group by all
+    {% else %}
     from transactions
     window
         last_1h as (partition by card_id order by transaction_at_us range between {{ hour_us }} preceding and current row),
@@ -56,6 +78,7 @@ windowed as (
         before_7d as (
             partition by card_id order by transaction_at_us range between {{ 7 * day_us }} preceding and 1 preceding
         )
+    {% endif %}
 ),
 
 -- a chargeback counts from the moment it was reported, never from the time of the disputed transaction
@@ -87,6 +110,3 @@ select
     coalesce(chargebacks_known.chargebacks_reported_90d, 0) as card_chargebacks_90d
 from windowed
 left join chargebacks_known on windowed.transaction_id = chargebacks_known.transaction_id
-{% if is_incremental() %}
-where windowed.transaction_at > (select max(feature_timestamp) from {{ this }})
-{% endif %}
