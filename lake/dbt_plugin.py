@@ -8,8 +8,11 @@ filters pushed into the scan. The project's ``iceberg`` materialization hands ea
 model's view at that snapshot, so downstream models and tests read exactly what was written. For an incremental
 write (``append``, ``merge``, ``insert_overwrite``) it also records ``delta_sql``, a scan of only the data files
 the snapshot added: the project's ``get_where_subquery`` points the model's tests at it, since the rows already
-published passed their tests when they were written. The project's ``on-run-end`` hook calls
-:meth:`Plugin.store` again to publish the snapshots whose tests passed.
+published passed their tests when they were written. A full-replace model whose query and inputs (the snapshot
+of every table it reads, see :mod:`lake.query_inputs`) are those its published snapshot was written from is not
+written again: it is recorded as ``unchanged``, its view reads the published snapshot and its tests have no new
+rows to read. The project's ``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots whose
+tests passed.
 
 dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``; the ``action`` key of the config
 it passes says which of the two jobs to do.
@@ -29,7 +32,16 @@ from pyiceberg.table import Table
 from lake.catalog import load_catalog
 from lake.duck import iceberg_scan_sql, prepare_connection, quote_identifier, register_iceberg_views, sql_literal
 from lake.errors import TransformError
-from lake.materialize import StagedWrite, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
+from lake.materialize import (
+    FINGERPRINT_PROPERTY,
+    UNCHANGED,
+    StagedWrite,
+    parse_partition_field,
+    publish_staged_snapshot,
+    unchanged_write,
+    write_staged_snapshot,
+)
+from lake.query_inputs import query_fingerprint
 from lake.settings import load_settings
 
 WRITES_TABLE = "lake_dbt.model_writes"
@@ -54,6 +66,7 @@ class Plugin(BasePlugin):
         self._pii_key = str(plugin_config.get("pii_key") or "")
         self._catalog = load_catalog(self._settings)
         self._conn: DuckDBPyConnection | None = None
+        self._snapshots: dict[str, int] = {}
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Load the bundled extensions, expose every Iceberg table as a view and create the write log."""
@@ -62,7 +75,7 @@ class Plugin(BasePlugin):
         spill.mkdir(parents=True, exist_ok=True)
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET temp_directory = ?", [str(spill)])
-        register_iceberg_views(conn, self._catalog)
+        self._snapshots = register_iceberg_views(conn, self._catalog)
         conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
@@ -105,15 +118,22 @@ class Plugin(BasePlugin):
         identifier = f"{relation.schema}.{relation.identifier}"
         cursor = self._cursor()
         try:
-            staged = write_staged_snapshot(
+            properties = {"dbt.invocation-id": config["invocation_id"], "dbt.model": config["model"]}
+            fingerprint = None
+            if config.get("skip_unchanged"):
+                fingerprint = query_fingerprint(cursor, config["sql"], self._snapshots, salt=self._pii_key)
+            if fingerprint:
+                properties[FINGERPRINT_PROPERTY] = fingerprint
+            staged = (fingerprint and unchanged_write(self._catalog, identifier, fingerprint)) or write_staged_snapshot(
                 self._catalog,
                 identifier,
                 _stream_rows(cursor, _clustered_sql(config["sql"], config.get("partition_by") or ()), identifier),
                 strategy=config["strategy"],
                 unique_key=config.get("unique_key"),
                 partition_by=config.get("partition_by") or (),
-                properties={"dbt.invocation-id": config["invocation_id"], "dbt.model": config["model"]},
+                properties=properties,
             )
+            self._snapshots[identifier] = staged.snapshot_id
             self._log_write(cursor, config["invocation_id"], config["model"], staged)
         finally:
             cursor.close()
@@ -123,7 +143,7 @@ class Plugin(BasePlugin):
         scan = iceberg_scan_sql(table, staged.snapshot_id)
         incremental = staged.strategy != "table"
         cursor.execute(
-            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'staged')",
+            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 invocation_id,
                 model,
@@ -138,6 +158,7 @@ class Plugin(BasePlugin):
                 scan,
                 incremental,
                 _delta_sql(table, staged.added_files, scan) if incremental else None,
+                UNCHANGED if staged.strategy == UNCHANGED else "staged",
             ],
         )
 
@@ -145,7 +166,8 @@ class Plugin(BasePlugin):
         cursor = self._cursor()
         try:
             written = cursor.execute(
-                f"SELECT model, relation, snapshot_id FROM {WRITES_TABLE} WHERE invocation_id = ?", [invocation_id]
+                f"SELECT model, relation, snapshot_id FROM {WRITES_TABLE} WHERE invocation_id = ? AND status = ?",
+                [invocation_id, "staged"],
             ).fetchall()
             for model, relation, snapshot_id in written:
                 publish = model in succeeded and model not in rejected

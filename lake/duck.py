@@ -90,7 +90,7 @@ def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:
 
 def register_iceberg_views(
     con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: list[str] | None = None
-) -> list[str]:
+) -> dict[str, int]:
     """Create one DuckDB schema per namespace and one view per Iceberg table, at its current snapshot.
 
     Tables without a snapshot yet (just created, never written) are skipped: there is nothing to scan.
@@ -101,15 +101,16 @@ def register_iceberg_views(
         tables: ``namespace.table`` names to expose; default: every table.
 
     Returns:
-        The names of the views created.
+        The views created: each table's name and the snapshot its view reads.
     """
-    created = []
+    created = {}
     for name in tables or list_table_names(catalog):
         table = catalog.load_table(name)
-        if table.current_snapshot() is None:
+        snapshot = table.current_snapshot()
+        if snapshot is None:
             continue
         namespace, table_name = name.split(".", 1)
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{namespace}"')
         con.execute(f'CREATE OR REPLACE VIEW "{namespace}"."{table_name}" AS SELECT * FROM {iceberg_scan_sql(table)}')
-        created.append(name)
+        created[name] = snapshot.snapshot_id
     return created

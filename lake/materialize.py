@@ -34,6 +34,10 @@ from lake.errors import TransformError
 
 STRATEGIES = ("table", "append", "insert_overwrite", "merge")
 """Write strategies, by the names dbt users know from ``incremental_strategy``."""
+UNCHANGED = "unchanged"
+"""The ``strategy`` of a write not made: the published snapshot already holds its result (:func:`unchanged_write`)."""
+FINGERPRINT_PROPERTY = "lake.inputs-fingerprint"
+"""Snapshot summary property: the fingerprint of the query and inputs the snapshot was written from."""
 AUDIT_BRANCH = "audit"
 """Branch that holds a written but not yet published snapshot."""
 CHUNK_ROWS = 1_000_000
@@ -128,6 +132,39 @@ def write_staged_snapshot(
         files_removed=len(removed),
         seconds=time.perf_counter() - started,
         added_files=tuple(data_file.file_path for data_file in added),
+    )
+
+
+def unchanged_write(catalog: Catalog, identifier: str, fingerprint: str) -> StagedWrite | None:
+    """The write not to make when the published snapshot was written from the same query and inputs.
+
+    Args:
+        catalog: the Iceberg catalog.
+        identifier: ``namespace.table``.
+        fingerprint: the fingerprint of the query about to be written (see :mod:`lake.query_inputs`).
+
+    Returns:
+        A :class:`StagedWrite` of strategy :data:`UNCHANGED` naming the published snapshot (nothing added), or
+        ``None`` when the table must be written: it does not exist or its published snapshot came from other
+        inputs.
+    """
+    started = time.perf_counter()
+    try:
+        head = catalog.load_table(identifier).current_snapshot()
+    except NoSuchTableError:
+        return None
+    if head is None or head.summary is None or head.summary.get(FINGERPRINT_PROPERTY) != fingerprint:
+        return None
+    return StagedWrite(
+        table=identifier,
+        strategy=UNCHANGED,
+        snapshot_id=head.snapshot_id,
+        published_snapshot_id=head.snapshot_id,
+        rows_written=0,
+        files_added=0,
+        files_removed=0,
+        seconds=time.perf_counter() - started,
+        added_files=(),
     )
 
 

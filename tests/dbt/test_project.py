@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 from lake.catalog import list_table_names
 from lake.contracts import load_contracts
 from lakeforge.cli import app
-from tests.dbt.conftest import CARDS, CUSTOMERS, TRANSACTIONS_PER_DAY, DbtLake, land_days
+from tests.dbt.conftest import CARDS, CUSTOMERS, START, TRANSACTIONS_PER_DAY, DbtLake, append_raw, land_days
 
 MODELS = {
     "staging.stg_payments__transactions",
@@ -47,7 +48,13 @@ FULL_REPLACE = {
     "dim_customers",
     "dim_merchants",
 }
-"""Models without an incremental strategy: every build replaces them, so their tests read the whole table."""
+"""Models without an incremental strategy: a build replaces them when their inputs changed, and their tests read
+the whole table."""
+UNCHANGED = {"stg_payments__customers", "stg_payments__merchants", "dim_merchants"}
+"""Full-replace models whose inputs the incremental build leaves alone (it lands a new card, no customer or
+merchant): they are not written again."""
+NEW_CARD = {**CARDS[0], "card_id": "ca6", "card_number": "4000123412340006", "issued_at": START + timedelta(days=3)}
+"""A card issued on the day the incremental build adds."""
 
 
 @dataclass
@@ -89,6 +96,7 @@ def builds(dbt_lake: DbtLake) -> Builds:
     after_full = {name: dbt_lake.catalog.load_table(name).current_snapshot().snapshot_id for name in MODELS}
 
     land_days(dbt_lake.catalog, range(3, 4))
+    append_raw(dbt_lake.catalog, "cards", [NEW_CARD])
     work = dbt_lake.work
     cli = CliRunner().invoke(
         app, ["transform", "build", "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
@@ -134,6 +142,9 @@ def test_each_model_write_is_one_snapshot_on_the_previous_one(builds: Builds) ->
     for name in MODELS:
         table = builds.lake.catalog.load_table(name)
         ids = builds.incremental_snapshots[name]
+        if name.split(".", 1)[1] in UNCHANGED:
+            assert ids[-1] == builds.after_full[name], name
+            continue
         assert ids[-2] == builds.after_full[name], name
         assert table.snapshot_by_id(ids[-1]).parent_snapshot_id == builds.after_full[name], name
 
@@ -149,6 +160,7 @@ def test_tests_of_an_incremental_write_read_only_the_files_it_added(builds: Buil
     for model, tests in builds.incremental_tests.items():
         incremental = model not in FULL_REPLACE
         assert all(("read_parquet(" in sql) == incremental for sql in tests), model
+        assert all(("limit 0" in sql) == (model in UNCHANGED) for sql in tests), model
         assert not any("read_parquet(" in sql for sql in builds.rebuild_tests[model]), model
 
 
@@ -160,10 +172,23 @@ def test_incremental_run_reads_and_writes_only_new_data(builds: Builds) -> None:
     assert transactions["changed-partition-count"] == "2"
 
 
+def test_models_whose_inputs_did_not_change_are_written_only_by_a_full_refresh(builds: Builds) -> None:
+    for model in FULL_REPLACE:
+        name = next(name for name in MODELS if name.endswith(f".{model}"))
+        rewritten = builds.incremental_snapshots[name][-1] != builds.after_full[name]
+        assert rewritten == (model not in UNCHANGED), name
+        assert (
+            builds.lake.catalog.load_table(name).current_snapshot().snapshot_id
+            not in builds.incremental_snapshots[name]
+        )
+    assert "lake: unchanged staging.stg_payments__customers" in builds.cli_output
+
+
 def test_strategies_full_replace_append_merge(builds: Builds) -> None:
     replaced = _incremental_snapshot(builds, "curated.dim_cards")
     assert replaced["operation"] == "overwrite"
-    assert replaced["deleted-records"] == replaced["added-records"] == str(len(CARDS))
+    assert replaced["deleted-records"] == str(len(CARDS))
+    assert replaced["added-records"] == str(len(CARDS) + 1)
 
     appended = _incremental_snapshot(builds, "features.card_features")
     assert appended["operation"] == "append"
@@ -181,7 +206,7 @@ def test_no_clear_personal_data_outside_raw(builds: Builds) -> None:
     clear = pa.array(
         [row["full_name"] for row in CUSTOMERS]
         + [row["email"] for row in CUSTOMERS]
-        + [row["card_number"] for row in CARDS]
+        + [row["card_number"] for row in [*CARDS, NEW_CARD]]
     )
     pii_columns = {column for contract in load_contracts().values() for column in contract.pii_columns}
     for name, table in builds.after_rebuild.items():

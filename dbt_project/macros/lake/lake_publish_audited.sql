@@ -24,6 +24,8 @@
     {% for row in outcome %}
       {% if row[1] == 'published' %}
         {{ log("lake: published " ~ row[0] ~ " at snapshot " ~ row[2], info=True) }}
+      {% elif row[1] == 'unchanged' %}
+        {{ log("lake: unchanged " ~ row[0] ~ " (same SQL and inputs): still at snapshot " ~ row[2], info=True) }}
       {% else %}
         {{ log("lake: HELD BACK " ~ row[0] ~ " (its tests failed or it did not finish): readers still see snapshot "
                ~ row[3] ~ "; the rejected write is snapshot " ~ row[2] ~ " on branch 'audit'", info=True) }}

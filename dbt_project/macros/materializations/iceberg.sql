@@ -2,7 +2,9 @@
   Materialize a model as an Iceberg table in its layer's namespace, through the `lake` plugin.
 
   Config: incremental_strategy (table | append | insert_overwrite | merge; default table), unique_key (merge),
-  partition_by (list like ["day(transaction_at)"], used when the table is created).
+  partition_by (list like ["day(transaction_at)"], used when the table is created), skip_unchanged (default
+  true: a full-replace model whose SQL and input snapshots are those of its published snapshot is not written
+  again; --full-refresh always writes).
   The result is written as one snapshot on the table's `audit` branch; the model's DuckDB view then reads that
   snapshot, so tests and downstream models see what was written, and readers of the lake see it only once
   `lake_publish_audited` publishes it after the tests passed. An incremental write's tests read only the data
@@ -21,13 +23,19 @@
       'strategy': effective,
       'unique_key': config.get('unique_key'),
       'partition_by': config.get('partition_by') or [],
+      'skip_unchanged': effective == 'table' and not should_full_refresh() and config.get('skip_unchanged', true),
       'invocation_id': invocation_id,
       'model': model.unique_id,
   }) %}
   {%- set staged = run_query(lake_staged_write_sql(model.unique_id)) -%}
-  {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " " ~ effective ~ ": "
-         ~ staged.columns['rows_written'].values()[0] ~ " rows staged as snapshot "
-         ~ staged.columns['snapshot_id'].values()[0], info=True) }}
+  {% if staged.columns['status'].values()[0] == 'unchanged' %}
+    {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " unchanged: its SQL and inputs are those of "
+           ~ "published snapshot " ~ staged.columns['snapshot_id'].values()[0] ~ ", not written again", info=True) }}
+  {% else %}
+    {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " " ~ effective ~ ": "
+           ~ staged.columns['rows_written'].values()[0] ~ " rows staged as snapshot "
+           ~ staged.columns['snapshot_id'].values()[0], info=True) }}
+  {% endif %}
   {% do adapter.create_schema(target) %}
   {% call statement('main') -%}
     create or replace view {{ target }} as select * from {{ staged.columns['scan_sql'].values()[0] }}

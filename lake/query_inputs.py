@@ -1,0 +1,98 @@
+"""What a model's query reads, so that a model whose inputs did not change need not be written again.
+
+A query's result is fixed by its text and the data it reads when it reads only lake tables (through views that
+each scan one Iceberg snapshot) and calls only functions whose result depends on their arguments. For such a
+query :func:`query_fingerprint` is a digest of the text and of the snapshot of every table it reads: the same
+digest means the same result. A query that reads anything else (a file through a table function, a table the
+lake does not know) or calls a function of the clock or of chance (``now()``, ``current_date``, ``random()``)
+has no fingerprint and must run every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+CLOCK_KEYWORDS = frozenset({"current_date", "current_time", "current_timestamp", "localtime", "localtimestamp"})
+"""SQL value functions written without parentheses: DuckDB's parser sees them as column names."""
+
+
+def query_fingerprint(
+    con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[str, int], salt: str = ""
+) -> str | None:
+    """A digest of ``sql`` and of the snapshot of every table it reads, or ``None`` if its result may vary.
+
+    Args:
+        con: a connection (its function catalogue says which functions are not deterministic).
+        sql: one SELECT statement.
+        snapshots: ``namespace.table`` to the snapshot its view reads, for every table the query may read.
+        salt: anything else the result depends on (e.g. the key of a keyed hash the query computes).
+
+    Returns:
+        A hex SHA-256, or ``None`` when the query is not a SELECT DuckDB can parse, reads something not in
+        ``snapshots`` or calls a function whose result is not fixed by its arguments.
+    """
+    try:
+        row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    except duckdb.Error:
+        return None
+    tree = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        return None
+    parts = _QueryParts()
+    parts.visit(tree, _unstable_functions(con))
+    if parts.varies:
+        return None
+    database = con.execute("SELECT current_database()").fetchone()
+    reads = {}
+    for catalog, schema, table in parts.tables:
+        if not catalog and not schema and table in parts.ctes:
+            continue
+        name = f"{schema}.{table}"
+        if catalog not in ("", database[0] if database else "") or name not in snapshots:
+            return None
+        reads[name] = snapshots[name]
+    return hashlib.sha256(json.dumps([sql, sorted(reads.items()), salt]).encode()).hexdigest()
+
+
+def _unstable_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE stability <> 'CONSISTENT'")
+    return frozenset(name for (name,) in rows.fetchall()) | CLOCK_KEYWORDS
+
+
+class _QueryParts:
+    """What a parsed query (DuckDB's JSON syntax tree) reads and calls."""
+
+    def __init__(self) -> None:
+        self.tables: set[tuple[str, str, str]] = set()
+        self.ctes: set[str] = set()
+        self.varies = False
+
+    def visit(self, node: Any, unstable: frozenset[str]) -> None:
+        """Collect table references and CTE names; note a table function or an unstable function."""
+        if isinstance(node, list):
+            for child in node:
+                self.visit(child, unstable)
+            return
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "BASE_TABLE":
+            self.tables.add((node.get("catalog_name", ""), node.get("schema_name", ""), node.get("table_name", "")))
+        self.varies = self.varies or _calls_beyond_its_arguments(node, unstable)
+        if isinstance(node.get("cte_map"), dict):
+            self.ctes.update(entry["key"] for entry in node["cte_map"].get("map", []))
+        for child in node.values():
+            self.visit(child, unstable)
+
+
+def _calls_beyond_its_arguments(node: dict[str, Any], unstable: frozenset[str]) -> bool:
+    """Whether the node is a table function, or a call of a function of the clock or of chance."""
+    if node.get("type") == "TABLE_FUNCTION":
+        return True
+    if node.get("class") == "FUNCTION":
+        return node.get("function_name") in unstable
+    return node.get("type") == "COLUMN_REF" and node.get("column_names", [None])[-1] in CLOCK_KEYWORDS
