@@ -5,9 +5,10 @@ For each size, a fresh data home gets ``DAYS`` days of generated data through th
 process on the same data: each model's compiled SQL written by DuckDB straight to Parquet with ``COPY ... TO``,
 reading the same Iceberg inputs and compressing as the lake's tables do (pyiceberg's defaults: zstd at level 1;
 DuckDB's own default, snappy, costs less CPU and writes larger files, so it would measure the codec, not the
-materialization); ``iceberg_over_parquet`` is the models' total time over the baseline's (target at most 1.3). Then day ``DAYS`` is ingested and ``dbt build`` runs again; ``incremental_over_full`` compares the
-two builds' wall-clock times (target at most 0.15 at 10M transactions), ``incremental_over_full_models_only``
-their models' times. ``*_tests_seconds`` add up dbt's execution times of the data tests (the tests of a model
+materialization); ``iceberg_over_parquet`` is the models' total time over the baseline's (target at most 1.3).
+Then day ``DAYS`` is ingested and ``dbt build`` runs again; ``incremental_over_full`` compares the two builds'
+wall-clock times (target at most 0.15 at 10M transactions), ``incremental_over_full_models_only`` their models'
+times. ``*_tests_seconds`` add up dbt's execution times of the data tests (the tests of a model
 written incrementally read only the rows that write added), and ``incremental_slowest_tests`` names the five
 slowest tests of the incremental build; a build's seconds beyond its models and tests go to dbt itself (parsing,
 unit tests, the publish hook).
