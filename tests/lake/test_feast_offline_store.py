@@ -299,3 +299,20 @@ def test_views_keyed_by_two_entities_match_merge_asof_and_stock_store(settings: 
     assert results[0]["spend"].notna().sum() > 20 and results[0]["spend"].isna().sum() > 5
     by_row = [result.set_index(["card_id", "merchant_id", "event_timestamp"]).sort_index() for result in results]
     pd.testing.assert_series_equal(by_row[0]["spend"], by_row[1]["spend"])
+
+
+def test_entity_row_with_missing_key_keeps_its_place_like_the_stock_store(settings: Settings, catalog: Catalog) -> None:
+    frames = write_tables(catalog)
+    entity_rows = random_entity_rows(frames, count=40)
+    entity_rows.loc[[3, 17], "card_id"] = None
+    objects = feature_objects(settings)
+    features = ["card_features:tx_count_1h", "merchant_features:merchant_tx_count_30d"]
+    results = [
+        open_store(settings, kind, objects).get_historical_features(entity_df=entity_rows, features=features).to_df()
+        for kind in (LAKE_STORE, "duckdb")
+    ]
+
+    assert list(results[0]["row"]) == list(range(len(entity_rows))), "each view answers every row, in order"
+    assert results[0]["tx_count_1h"].iloc[[3, 17]].isna().all()
+    assert results[0]["merchant_tx_count_30d"].notna().sum() > 10
+    pd.testing.assert_frame_equal(as_comparable(results[0]), as_comparable(results[1][results[0].columns]))
