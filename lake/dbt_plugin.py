@@ -20,20 +20,25 @@ it passes says which of the two jobs to do.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
+from dbt.adapters.events.logging import AdapterLogger
 from duckdb import CatalogException, DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
 from pyarrow import RecordBatchReader
 from pyiceberg.table import Table
 
 from lake.catalog import load_catalog
+from lake.changes import ChangesUnknownError, first_changed_value
 from lake.duck import iceberg_scan_sql, prepare_connection, quote_identifier, register_iceberg_views, sql_literal
 from lake.errors import TransformError
 from lake.materialize import (
     FINGERPRINT_PROPERTY,
+    INPUTS_PROPERTY,
     UNCHANGED,
     StagedWrite,
     parse_partition_field,
@@ -41,7 +46,7 @@ from lake.materialize import (
     unchanged_write,
     write_staged_snapshot,
 )
-from lake.query_inputs import query_fingerprint
+from lake.query_inputs import query_fingerprint, query_inputs
 from lake.settings import load_settings
 
 WRITES_TABLE = "lake_dbt.model_writes"
@@ -50,6 +55,11 @@ BATCH_ROWS = 122_880
 """Rows per Arrow batch fetched from DuckDB (a multiple of DuckDB's vector size)."""
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
+FIRST_CHANGED_FUNCTION = "lake_first_changed"
+"""SQL function ``(model, input, column)``: the earliest ``column`` value among the rows of the lake table ``input``
+that changed since the published snapshot of ``model`` read it, as timestamp text; ``'infinity'`` when none did,
+``'-infinity'`` when the lake cannot tell (the model must then read everything)."""
+_logger = AdapterLogger("lake")
 
 
 class Plugin(BasePlugin):
@@ -76,6 +86,7 @@ class Plugin(BasePlugin):
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET temp_directory = ?", [str(spill)])
         self._snapshots = register_iceberg_views(conn, self._catalog)
+        conn.create_function(FIRST_CHANGED_FUNCTION, self._first_changed, [VARCHAR] * 3, VARCHAR, side_effects=True)
         conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
@@ -118,10 +129,15 @@ class Plugin(BasePlugin):
         identifier = f"{relation.schema}.{relation.identifier}"
         cursor = self._cursor()
         try:
-            properties = {"dbt.invocation-id": config["invocation_id"], "dbt.model": config["model"]}
+            inputs = query_inputs(cursor, config["sql"], self._snapshots)
+            properties = {
+                "dbt.invocation-id": config["invocation_id"],
+                "dbt.model": config["model"],
+                INPUTS_PROPERTY: json.dumps(inputs.snapshots),
+            }
             fingerprint = None
             if config.get("skip_unchanged"):
-                fingerprint = query_fingerprint(cursor, config["sql"], self._snapshots, salt=self._pii_key)
+                fingerprint = query_fingerprint(config["sql"], inputs, salt=self._pii_key)
             if fingerprint:
                 properties[FINGERPRINT_PROPERTY] = fingerprint
             staged = (fingerprint and unchanged_write(self._catalog, identifier, fingerprint)) or write_staged_snapshot(
@@ -137,6 +153,24 @@ class Plugin(BasePlugin):
             self._log_write(cursor, config["invocation_id"], config["model"], staged)
         finally:
             cursor.close()
+
+    def _first_changed(self, model: str, upstream: str, column: str) -> str:
+        """See :data:`FIRST_CHANGED_FUNCTION`; the inputs a model read are recorded in its snapshot's summary."""
+        until = self._snapshots.get(upstream)
+        if until is None:
+            raise TransformError(f"{model} asks what changed in {upstream}, which is not a lake table with data")
+        try:
+            head = self._catalog.load_table(model).current_snapshot()
+            read = json.loads(head.summary.get(INPUTS_PROPERTY) or "{}") if head and head.summary else {}
+            if upstream not in read:
+                raise ChangesUnknownError(
+                    f"its published snapshot does not record which snapshot of {upstream} it read"
+                )
+            first = first_changed_value(self._catalog.load_table(upstream), read[upstream], until, column)
+        except ChangesUnknownError as error:
+            _logger.info(f"lake: {model} reads every row of {upstream}: {error}")
+            return "-infinity"
+        return "infinity" if first is None else first.isoformat()
 
     def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
         table = self._catalog.load_table(staged.table)

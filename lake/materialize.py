@@ -38,6 +38,8 @@ UNCHANGED = "unchanged"
 """The ``strategy`` of a write not made: the published snapshot already holds its result (:func:`unchanged_write`)."""
 FINGERPRINT_PROPERTY = "lake.inputs-fingerprint"
 """Snapshot summary property: the fingerprint of the query and inputs the snapshot was written from."""
+INPUTS_PROPERTY = "lake.input-snapshots"
+"""Snapshot summary property: JSON object of the lake tables the snapshot was written from and the snapshot read."""
 AUDIT_BRANCH = "audit"
 """Branch that holds a written but not yet published snapshot."""
 CHUNK_ROWS = 1_000_000

@@ -5,7 +5,9 @@ each scan one Iceberg snapshot) and calls only functions whose result depends on
 query :func:`query_fingerprint` is a digest of the text and of the snapshot of every table it reads: the same
 digest means the same result. A query that reads anything else (a file through a table function, a table the
 lake does not know) or calls a function of the clock or of chance (``now()``, ``current_date``, ``random()``)
-has no fingerprint and must run every time.
+has no fingerprint and must run every time. Either way :func:`query_inputs` says which snapshot of each lake
+table the query read: a model's write records them, so its next incremental build can ask each input what
+changed since (:mod:`lake.changes`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -21,42 +24,64 @@ CLOCK_KEYWORDS = frozenset({"current_date", "current_time", "current_timestamp",
 """SQL value functions written without parentheses: DuckDB's parser sees them as column names."""
 
 
-def query_fingerprint(
-    con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[str, int], salt: str = ""
-) -> str | None:
-    """A digest of ``sql`` and of the snapshot of every table it reads, or ``None`` if its result may vary.
+@dataclass(frozen=True)
+class QueryInputs:
+    """The lake tables a query reads, and whether they alone fix its result."""
+
+    snapshots: dict[str, int]
+    """``namespace.table`` to the snapshot read, for every lake table the query reads."""
+    fixed: bool
+    """Whether the text and ``snapshots`` fix the result: it reads nothing else and calls no unstable function."""
+
+
+def query_inputs(con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[str, int]) -> QueryInputs:
+    """The lake tables ``sql`` reads and the snapshots it reads them at.
 
     Args:
         con: a connection (its function catalogue says which functions are not deterministic).
         sql: one SELECT statement.
         snapshots: ``namespace.table`` to the snapshot its view reads, for every table the query may read.
-        salt: anything else the result depends on (e.g. the key of a keyed hash the query computes).
 
     Returns:
-        A hex SHA-256, or ``None`` when the query is not a SELECT DuckDB can parse, reads something not in
-        ``snapshots`` or calls a function whose result is not fixed by its arguments.
+        The snapshots read; ``fixed`` is false when the query is not a SELECT DuckDB can parse, reads something
+        not in ``snapshots`` or calls a function whose result is not fixed by its arguments.
     """
     try:
         row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     except duckdb.Error:
-        return None
+        return QueryInputs({}, fixed=False)
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
-        return None
+        return QueryInputs({}, fixed=False)
     parts = _QueryParts()
     parts.visit(tree, _unstable_functions(con))
-    if parts.varies:
-        return None
     database = con.execute("SELECT current_database()").fetchone()
-    reads = {}
+    reads, fixed = {}, not parts.varies
     for catalog, schema, table in parts.tables:
         if not catalog and not schema and table in parts.ctes:
             continue
         name = f"{schema}.{table}"
         if catalog not in ("", database[0] if database else "") or name not in snapshots:
-            return None
-        reads[name] = snapshots[name]
-    return hashlib.sha256(json.dumps([sql, sorted(reads.items()), salt]).encode()).hexdigest()
+            fixed = False
+        else:
+            reads[name] = snapshots[name]
+    return QueryInputs(dict(sorted(reads.items())), fixed)
+
+
+def query_fingerprint(sql: str, inputs: QueryInputs, salt: str = "") -> str | None:
+    """A digest of ``sql`` and of the snapshot of every table it reads, or ``None`` if its result may vary.
+
+    Args:
+        sql: the query ``inputs`` were read from.
+        inputs: what :func:`query_inputs` found it reads.
+        salt: anything else the result depends on (e.g. the key of a keyed hash the query computes).
+
+    Returns:
+        A hex SHA-256, or ``None`` unless ``inputs`` fix the result.
+    """
+    if not inputs.fixed:
+        return None
+    return hashlib.sha256(json.dumps([sql, sorted(inputs.snapshots.items()), salt]).encode()).hexdigest()
 
 
 def _unstable_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

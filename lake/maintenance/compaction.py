@@ -25,7 +25,9 @@ from lake.materialize import AUDIT_BRANCH
 from lake.settings import MaintenanceSettings
 
 SNAPSHOT_PROPERTY = "lakeforge.maintenance"
-"""Summary property marking the snapshots compaction writes (value ``compaction``)."""
+"""Summary property marking the snapshots maintenance writes."""
+COMPACTION = "compaction"
+"""Value of :data:`SNAPSHOT_PROPERTY` on a compaction's snapshot: the same rows, in other files."""
 COMMIT_ATTEMPTS = 3
 """Plans tried before giving up when concurrent writers keep committing (pyiceberg's overwrite is serializable,
 so an append landing meanwhile conflicts even though compaction leaves the rows as they are)."""
@@ -98,7 +100,7 @@ def rewrite_small_files(table: Table, plan: CompactionPlan) -> int:
     written: list[DataFile] = []
     try:
         with table.transaction() as txn:
-            producer = txn.update_snapshot({SNAPSHOT_PROPERTY: "compaction"}).overwrite()
+            producer = txn.update_snapshot({SNAPSHOT_PROPERTY: COMPACTION}).overwrite()
             scan = ArrowScan(txn.table_metadata, table.io, table.schema(), AlwaysTrue())
             counter = itertools.count(0)
             for group in plan.groups:

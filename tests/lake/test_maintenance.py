@@ -23,7 +23,7 @@ from pyiceberg.types import DoubleType, LongType, NestedField, StringType, Times
 from lake.catalog import load_catalog
 from lake.errors import CatalogError
 from lake.maintenance import maintain_tables
-from lake.maintenance.compaction import SNAPSHOT_PROPERTY, compact_table
+from lake.maintenance.compaction import COMPACTION, SNAPSHOT_PROPERTY, compact_table
 from lake.maintenance.files import file_system_path
 from lake.materialize import AUDIT_BRANCH, publish_staged_snapshot, write_staged_snapshot
 from lake.settings import MaintenanceSettings, Settings
@@ -107,7 +107,7 @@ def test_compaction_keeps_the_rows_and_their_partitions_with_fewer_files(catalog
     assert result.data_files == (2 * APPENDS, 2)
     assert result.compacted_files == 2 * APPENDS
     assert result.compaction == f"merged {2 * APPENDS} small files into 2 (2 partitions)"
-    assert table.current_snapshot().summary[SNAPSHOT_PROPERTY] == "compaction"
+    assert table.current_snapshot().summary[SNAPSHOT_PROPERTY] == COMPACTION
     assert result.snapshots_expired == 0 and result.orphans_removed == 0  # all within retention and safety age
 
 

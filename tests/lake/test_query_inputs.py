@@ -1,11 +1,11 @@
-"""A query's fingerprint: the same text over the same snapshots, or no fingerprint when its result may vary."""
+"""What a query reads, and its fingerprint: the same text over the same snapshots, or none when its result may vary."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from lake.query_inputs import query_fingerprint
+from lake.query_inputs import query_fingerprint, query_inputs
 
 SNAPSHOTS = {"staging.cards": 11, "staging.customers": 22}
 JOINED = (
@@ -14,23 +14,27 @@ JOINED = (
 )
 
 
+def fingerprint(con: duckdb.DuckDBPyConnection, sql: str, snapshots: dict[str, int], salt: str = "") -> str | None:
+    return query_fingerprint(sql, query_inputs(con, sql, snapshots), salt)
+
+
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
 def test_same_query_over_same_snapshots_has_the_same_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
-    first = query_fingerprint(con, JOINED, SNAPSHOTS)
+    first = fingerprint(con, JOINED, SNAPSHOTS)
     assert first is not None
-    assert query_fingerprint(con, JOINED, dict(SNAPSHOTS)) == first
-    assert query_fingerprint(con, JOINED, {**SNAPSHOTS, "staging.unread": 99}) == first
+    assert fingerprint(con, JOINED, dict(SNAPSHOTS)) == first
+    assert fingerprint(con, JOINED, {**SNAPSHOTS, "staging.unread": 99}) == first
 
 
 def test_a_new_input_snapshot_text_or_salt_changes_the_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
-    first = query_fingerprint(con, JOINED, SNAPSHOTS)
-    assert query_fingerprint(con, JOINED, {**SNAPSHOTS, "staging.customers": 23}) != first
-    assert query_fingerprint(con, JOINED + " where true", SNAPSHOTS) != first
-    assert query_fingerprint(con, JOINED, SNAPSHOTS, salt="another key") != first
+    first = fingerprint(con, JOINED, SNAPSHOTS)
+    assert fingerprint(con, JOINED, {**SNAPSHOTS, "staging.customers": 23}) != first
+    assert fingerprint(con, JOINED + " where true", SNAPSHOTS) != first
+    assert fingerprint(con, JOINED, SNAPSHOTS, salt="another key") != first
 
 
 @pytest.mark.parametrize(
@@ -59,4 +63,13 @@ def test_a_new_input_snapshot_text_or_salt_changes_the_fingerprint(con: duckdb.D
     ],
 )
 def test_a_query_whose_result_may_vary_has_no_fingerprint(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    assert query_fingerprint(con, sql, SNAPSHOTS) is None
+    assert fingerprint(con, sql, SNAPSHOTS) is None
+
+
+def test_the_snapshots_read_are_known_even_when_the_result_may_vary(con: duckdb.DuckDBPyConnection) -> None:
+    assert query_inputs(con, JOINED, {**SNAPSHOTS, "staging.unread": 99}).snapshots == SNAPSHOTS
+    varying = query_inputs(
+        con, "select *, now() as seen_at from staging.cards join staging.unknown using (id)", SNAPSHOTS
+    )
+    assert varying.snapshots == {"staging.cards": 11}
+    assert not varying.fixed

@@ -5,12 +5,12 @@
     The 30-day sums are written once; how they are evaluated depends on the build:
     - full build: a window over each customer's days (ordered by day number: RANGE frames over integers are
       several times faster than intervals over dates);
-    - incremental build (the last published day and later ones are rebuilt): each of those days is joined with
-      the customer's days of the 29 before it. A window would evaluate every day of those 30 again, that is
-      every row of a young table. -#}
+    - incremental build (the days from the earliest one whose aggregates changed are rebuilt): each of those
+      days is joined with the customer's days of the 29 before it. A window would evaluate every day of those
+      30 again, that is every row of a young table. -#}
 
 {% set since %}
-    {% if is_incremental() %}(select max(feature_date) from {{ this }}){% else %}date '0001-01-01'{% endif %}
+    {% if is_incremental() %}{{ first_changed_day(ref('int_customer_days_aggregated'), 'activity_date') }}{% else %}date '0001-01-01'{% endif %}
 {% endset %}
 {%- if is_incremental() -%}
     {%- set current, row, frame = 'day.', 'history.', '' -%}

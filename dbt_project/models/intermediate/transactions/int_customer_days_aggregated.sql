@@ -1,7 +1,8 @@
 {{ config(incremental_strategy='insert_overwrite', partition_by=['activity_date']) }}
 
 {#- Transactions and spend per customer per UTC day: the 30-day customer features read these few rows, not
-    every transaction of the window. An incremental run rebuilds the last published day and later ones. -#}
+    every transaction of the window. An incremental run rebuilds the days from the earliest one whose
+    transactions changed. -#}
 
 select
     customer_id,
@@ -11,6 +12,6 @@ select
 from {{ ref('int_transactions_enriched') }}
 where customer_id is not null
 {% if is_incremental() %}
-    and transaction_at >= (select max(activity_date) from {{ this }})
+    and transaction_at >= {{ first_changed_day(ref('int_transactions_enriched'), 'transaction_at') }}
 {% endif %}
 group by customer_id, activity_date

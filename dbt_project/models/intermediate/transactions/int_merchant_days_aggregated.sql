@@ -1,7 +1,7 @@
 {{ config(incremental_strategy='insert_overwrite', partition_by=['activity_date']) }}
 
 {#- Transactions per merchant per UTC day: the 30-day merchant features read these few rows, not every
-    transaction of the window. An incremental run rebuilds the last published day and later ones. -#}
+    transaction of the window. An incremental run rebuilds the days from the earliest one whose transactions changed. -#}
 
 select
     merchant_id,
@@ -9,6 +9,6 @@ select
     count(*) as tx_count
 from {{ ref('int_transactions_enriched') }}
 {% if is_incremental() %}
-where transaction_at >= (select max(activity_date) from {{ this }})
+where transaction_at >= {{ first_changed_day(ref('int_transactions_enriched'), 'transaction_at') }}
 {% endif %}
 group by merchant_id, activity_date

@@ -3,7 +3,7 @@
 with transactions as (
     select * from {{ ref('stg_payments__transactions') }}
     {% if is_incremental() %}
-    where transaction_at >= {{ published_day_start('transaction_at') }}
+    where transaction_at >= {{ first_changed_day(ref('stg_payments__transactions'), 'transaction_at') }}
     {% endif %}
 ),
 

@@ -3,7 +3,7 @@
 with enriched as (
     select * from {{ ref('int_transactions_enriched') }}
     {% if is_incremental() %}
-    where transaction_at >= {{ published_day_start('transaction_at') }}
+    where transaction_at >= {{ first_changed_day(ref('int_transactions_enriched'), 'transaction_at') }}
     {% endif %}
 )
 

@@ -3,8 +3,8 @@
 with source as (
     select * from {{ source('payments', 'transactions') }}
     {% if is_incremental() %}
-    -- rebuild the last published day (it may have been partial) and every later one
-    where transaction_at >= {{ published_day_start('transaction_at') }}
+    -- rebuild every day from the earliest one that received or lost a row since the last build
+    where transaction_at >= {{ first_changed_day(source('payments', 'transactions'), 'transaction_at') }}
     {% endif %}
 ),
 
