@@ -20,11 +20,17 @@
         'last_7d': '',
         'before_7d': 'filter (where ' ~ at ~ ' < new.transaction_at_us)',
     } -%}
+    {#- grouped by the new transaction alone (its other columns go with it); distinct values counted from a list,
+        which DuckDB aggregates faster than a DISTINCT aggregate with a filter -#}
+    {%- set carried = 'any_value(new.COLUMN) as COLUMN' -%}
+    {%- set distinct_24h = 'len(list_distinct(list(history.COLUMN) ' ~ frames['last_24h'] ~ '))' -%}
 {%- else -%}
     {%- set current, row = '', '' -%}
     {%- set frames = {
         'last_1h': 'over last_1h', 'last_24h': 'over last_24h', 'last_7d': 'over last_7d', 'before_7d': 'over before_7d',
     } -%}
+    {%- set carried = 'COLUMN' -%}
+    {%- set distinct_24h = 'count(distinct COLUMN) over last_24h' -%}
 {%- endif %}
 
 with transactions as (
@@ -47,19 +53,17 @@ with transactions as (
 windowed as (
     select
         {{ current }}transaction_id,
-        {{ current }}card_id,
-        {{ current }}transaction_at,
-        {{ current }}transaction_at_us,
-        {{ current }}amount_cents,
-        {{ current }}distance_from_home_km,
+        {%- for column in ['card_id', 'transaction_at', 'transaction_at_us', 'amount_cents', 'distance_from_home_km'] %}
+        {{ carried.replace('COLUMN', column) }},
+        {%- endfor %}
         count(*) {{ frames['last_1h'] }} as tx_count_1h,
         sum({{ row }}amount_cents) {{ frames['last_1h'] }} as amount_sum_1h_cents,
         count(*) {{ frames['last_24h'] }} as tx_count_24h,
         sum({{ row }}amount_cents) {{ frames['last_24h'] }} as amount_sum_24h_cents,
         count(*) {{ frames['last_7d'] }} as tx_count_7d,
         sum({{ row }}amount_cents) {{ frames['last_7d'] }} as amount_sum_7d_cents,
-        count(distinct {{ row }}merchant_id) {{ frames['last_24h'] }} as distinct_merchants_24h,
-        count(distinct {{ row }}merchant_category) {{ frames['last_24h'] }} as distinct_categories_24h,
+        {{ distinct_24h.replace('COLUMN', 'merchant_id') }} as distinct_merchants_24h,
+        {{ distinct_24h.replace('COLUMN', 'merchant_category') }} as distinct_categories_24h,
         avg({{ row }}amount_cents) {{ frames['before_7d'] }} as avg_amount_prior_7d_cents,
         max({{ row }}transaction_at) {{ frames['before_7d'] }} as previous_transaction_at
     {% if is_incremental() %}
@@ -68,7 +72,7 @@ windowed as (
         on history.card_id = new.card_id
         and history.transaction_at_us between new.transaction_at_us - {{ 7 * day_us }} and new.transaction_at_us
     where new.transaction_at > (select max(feature_timestamp) from {{ this }})
-    group by all
+    group by new.transaction_id
     {% else %}
     from transactions
     window
