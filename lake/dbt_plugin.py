@@ -28,6 +28,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt.adapters.events.logging import AdapterLogger
 from duckdb import CatalogException, DuckDBPyConnection
+from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import VARCHAR
 from pyarrow import RecordBatchReader
 from pyiceberg.table import Table
@@ -57,8 +58,11 @@ PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
 FIRST_CHANGED_FUNCTION = "lake_first_changed"
 """SQL function ``(model, input, column)``: the earliest ``column`` value among the rows of the lake table ``input``
-that changed since the published snapshot of ``model`` read it, as timestamp text; ``'infinity'`` when none did,
-``'-infinity'`` when the lake cannot tell (the model must then read everything)."""
+that changed since the published snapshot of ``model`` read it, as timestamp text; NULL when none did, and
+:data:`READ_EVERYTHING` when the lake cannot tell."""
+READ_EVERYTHING = "0001-01-01T00:00:00+00:00"
+"""What changed when the lake cannot tell: every row (not '-infinity', which DuckDB's Iceberg scan cannot prune
+partitions with)."""
 _logger = AdapterLogger("lake")
 
 
@@ -86,7 +90,14 @@ class Plugin(BasePlugin):
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET temp_directory = ?", [str(spill)])
         self._snapshots = register_iceberg_views(conn, self._catalog)
-        conn.create_function(FIRST_CHANGED_FUNCTION, self._first_changed, [VARCHAR] * 3, VARCHAR, side_effects=True)
+        conn.create_function(
+            FIRST_CHANGED_FUNCTION,
+            self._first_changed,
+            [VARCHAR] * 3,
+            VARCHAR,
+            null_handling=FunctionNullHandling.SPECIAL,
+            side_effects=True,
+        )
         conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
@@ -154,7 +165,7 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
 
-    def _first_changed(self, model: str, upstream: str, column: str) -> str:
+    def _first_changed(self, model: str, upstream: str, column: str) -> str | None:
         """See :data:`FIRST_CHANGED_FUNCTION`; the inputs a model read are recorded in its snapshot's summary."""
         until = self._snapshots.get(upstream)
         if until is None:
@@ -169,8 +180,8 @@ class Plugin(BasePlugin):
             first = first_changed_value(self._catalog.load_table(upstream), read[upstream], until, column)
         except ChangesUnknownError as error:
             _logger.info(f"lake: {model} reads every row of {upstream}: {error}")
-            return "-infinity"
-        return "infinity" if first is None else first.isoformat()
+            return READ_EVERYTHING
+        return None if first is None else first.isoformat()
 
     def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
         table = self._catalog.load_table(staged.table)

@@ -8,7 +8,8 @@ happens only once the model's tests passed. A held-back snapshot stays on the ``
 Strategies (dbt's names): ``table`` replaces every file, ``append`` adds files, ``insert_overwrite`` replaces
 the partitions the new rows fall in, ``merge`` rewrites the files holding rows whose ``unique_key`` comes
 again (copy-on-write) and adds the new rows. Rows arrive as an Arrow stream and are written chunk by chunk, so
-a large result is never held in memory whole.
+a large result is never held in memory whole: one chunk is written to Parquet while the next is fetched (two
+chunks at most in memory), so the query's output and the file writing use a core each.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -108,11 +110,17 @@ def write_staged_snapshot(
         producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
         counter = itertools.count(0)
         added: list[DataFile] = []
-        for chunk in _chunks(rows):
-            rows_written += chunk.num_rows
-            if unique_key is not None and strategy == "merge":
-                new_keys.append(chunk.column(unique_key).combine_chunks())
-            added.extend(_write_data_files(txn, table, chunk, producer.commit_uuid, counter))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
+            writing: Future[list[DataFile]] | None = None
+            for chunk in _chunks(rows):
+                rows_written += chunk.num_rows
+                if unique_key is not None and strategy == "merge":
+                    new_keys.append(chunk.column(unique_key).combine_chunks())
+                if writing is not None:
+                    added.extend(writing.result())
+                writing = writer.submit(_write_data_files, txn, table, chunk, producer.commit_uuid, counter)
+            if writing is not None:
+                added.extend(writing.result())
         live = _data_files(table, base)
         removed = _files_replaced(strategy, live, added)
         if strategy == "merge" and unique_key is not None:

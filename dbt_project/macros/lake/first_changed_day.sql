@@ -2,17 +2,17 @@
   {#- Start (UTC) of the earliest day holding a row of `upstream` added or removed since this model's published
       snapshot read it (rows compaction only rewrote do not count): an incremental model partitioned by day
       rebuilds from there, so a late row lands whatever day it belongs to and an unchanged day is not read.
-      '-infinity' (rebuild everything) when the lake cannot tell, e.g. the snapshot read then has expired;
-      'infinity' (nothing to rebuild) when `upstream` did not change. Rendered as a constant, so the filter
+      The start of year 1 (everything) when the lake cannot tell, e.g. the snapshot read then has expired; NULL
+      (no row compares greater or equal) when `upstream` did not change. Rendered as a constant, so the filter
       prunes the scan of `upstream` to the files of those days. -#}
   {%- if not execute -%}
-    {{ return("'-infinity'::timestamptz") }}
+    {{ return("cast(null as timestamptz)") }}
   {%- endif -%}
   {%- set found = run_query("select lake_first_changed('" ~ this.schema ~ "." ~ this.identifier ~ "', '"
                             ~ upstream.schema ~ "." ~ upstream.identifier ~ "', '" ~ column ~ "')") -%}
   {%- set first = found.columns[0].values()[0] -%}
-  {%- if first in ('infinity', '-infinity') -%}
-    '{{ first }}'::timestamptz
+  {%- if first is none -%}
+    cast(null as timestamptz)
   {%- else -%}
     date_trunc('day', '{{ first }}'::timestamptz)
   {%- endif -%}

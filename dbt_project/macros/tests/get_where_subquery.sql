@@ -4,9 +4,9 @@
     root project's comes first). A model written incrementally in this invocation is tested on the rows its
     write added only, since the rows already published passed their tests when they were written: the relation
     returned still names the model's table (lake_duplicate_keys compares new keys with it) but renders as that
-    delta. A `relationships` test checks the new rows against the whole parent; rows published before are not
-    checked again. Other models, a first build, --full-refresh and `dbt test` read whole tables through dbt's
-    own default. A configured `where` applies either way.
+    delta. A `relationships` test checks the new rows against the whole parent (see relationships.sql); rows
+    published before are not checked again. Other models, a first build, --full-refresh and `dbt test` read
+    whole tables through dbt's own default. A configured `where` applies either way.
   -#}
   {%- set delta = lake_incremental_delta(relation) -%}
   {%- if delta -%}
