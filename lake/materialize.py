@@ -15,6 +15,7 @@ chunks at most in memory), so the query's output and the file writing use a core
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import parse_transform
 
+from lake.catalog import list_table_names
 from lake.errors import TransformError
 
 STRATEGIES = ("table", "append", "insert_overwrite", "merge")
@@ -176,6 +178,21 @@ def unchanged_write(catalog: Catalog, identifier: str, fingerprint: str) -> Stag
         seconds=time.perf_counter() - started,
         added_files=(),
     )
+
+
+def recorded_inputs(catalog: Catalog) -> dict[str, set[int]]:
+    """The snapshots the published snapshot of every table was written from (:data:`INPUTS_PROPERTY`), by input.
+
+    A model's next incremental build asks its inputs what changed since these (:mod:`lake.changes`), so table
+    maintenance keeps them whatever their age.
+    """
+    inputs: dict[str, set[int]] = {}
+    for name in list_table_names(catalog):
+        head = catalog.load_table(name).current_snapshot()
+        recorded = head.summary.get(INPUTS_PROPERTY) if head is not None and head.summary is not None else None
+        for table, snapshot_id in json.loads(recorded or "{}").items():
+            inputs.setdefault(table, set()).add(int(snapshot_id))
+    return inputs
 
 
 def publish_staged_snapshot(catalog: Catalog, identifier: str, snapshot_id: int) -> int:

@@ -2,11 +2,13 @@
 
 Per table, in this order: (1) compaction merges the current snapshot's small files (:mod:`.compaction`);
 (2) snapshots older than the retention are expired, except the heads of branches and tags (``main`` and a
-staged write-audit-publish ``audit`` snapshot) and the snapshots a caller protects, i.e. those registered models
-were trained on, so their training sets can still be rebuilt by time travel (``lake`` does not read the model
-registry; the CLI passes them in); (3) files under the table's location that no remaining snapshot or metadata
-file reaches are deleted: at once if only expired snapshots used them, otherwise (never-committed files) only
-when older than a safety age, so a concurrent writer's files in flight survive.
+staged write-audit-publish ``audit`` snapshot), the snapshots dbt models were last built from (their next
+incremental build asks what changed since, :func:`lake.materialize.recorded_inputs`) and the snapshots a caller
+protects, i.e. those registered models were trained on, so their training sets can still be rebuilt by time
+travel (``lake`` does not read the model registry; the CLI passes them in); (3) files under the table's
+location that no remaining snapshot or metadata file reaches are deleted: at once if only expired snapshots used
+them, otherwise (never-committed files) only when older than a safety age, so a concurrent writer's files in
+flight survive.
 
 A dry run changes nothing and projects each step on the table as it is now (compaction output counted as one
 file per group); a real run compacts first, so the snapshot it supersedes may also expire in the same run.
@@ -31,6 +33,7 @@ from lake.maintenance.files import (
     list_stored_files,
     table_file_system,
 )
+from lake.materialize import recorded_inputs
 from lake.settings import MaintenanceSettings
 
 __all__ = ["TableMaintenance", "maintain_table", "maintain_tables", "snapshots_to_expire"]
@@ -176,7 +179,7 @@ def maintain_tables(
         names: ``namespace.table`` names; empty: all tables.
         options: retention, safety age and compaction thresholds; default: the defaults of
             :class:`MaintenanceSettings`.
-        protected: ``{table: snapshot ids}`` to keep whatever their age.
+        protected: ``{table: snapshot ids}`` to keep whatever their age, besides the inputs dbt models recorded.
         dry_run: change nothing; report what would be done.
         progress: show which table is being maintained on the terminal.
 
@@ -184,7 +187,9 @@ def maintain_tables(
         CatalogError: a named table does not exist (checked before any table is touched).
     """
     options = options or MaintenanceSettings()
-    protected = protected or {}
+    kept = recorded_inputs(catalog)
+    for table, snapshot_ids in (protected or {}).items():
+        kept.setdefault(table, set()).update(snapshot_ids)
     names = list(names) or list_table_names(catalog)
     for name in names:
         load_table(catalog, name)
@@ -194,6 +199,6 @@ def maintain_tables(
         task = bar.add_task("maintaining", total=len(names))
         for name in names:
             bar.update(task, description=f"maintaining {name}")
-            results.append(maintain_table(catalog, name, options, protected.get(name, ()), dry_run))
+            results.append(maintain_table(catalog, name, options, kept.get(name, ()), dry_run))
             bar.advance(task)
     return results

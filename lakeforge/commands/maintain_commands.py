@@ -30,7 +30,7 @@ def maintain(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done and change nothing."),
 ) -> None:
-    """Compact small files, expire old snapshots (keeping registered models' inputs), delete orphan files."""
+    """Compact small files, expire old snapshots (keeping registered and dbt models' inputs), delete orphan files."""
     from lake.catalog import load_catalog
     from lake.maintenance import maintain_tables
     from lake.settings import get_settings

@@ -3,6 +3,7 @@ orphans go only past the safety age, a dry run changes nothing, write-audit-publ
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, date, datetime
@@ -25,7 +26,7 @@ from lake.errors import CatalogError
 from lake.maintenance import maintain_tables
 from lake.maintenance.compaction import COMPACTION, SNAPSHOT_PROPERTY, compact_table
 from lake.maintenance.files import file_system_path
-from lake.materialize import AUDIT_BRANCH, publish_staged_snapshot, write_staged_snapshot
+from lake.materialize import AUDIT_BRANCH, INPUTS_PROPERTY, publish_staged_snapshot, write_staged_snapshot
 from lake.settings import MaintenanceSettings, Settings
 from lake.tables import read_table
 from models.registry import register_model_version
@@ -134,6 +135,26 @@ def test_a_table_with_few_small_files_is_left_alone(catalog: Catalog) -> None:
     assert catalog.load_table(TABLE).current_snapshot().snapshot_id == head
     assert result.compacted_files == 0
     assert result.compaction.startswith("not needed: no partition has 5+ small files")
+
+
+def test_expiry_keeps_the_snapshot_a_dbt_model_was_last_built_from(catalog: Catalog) -> None:
+    table = _fragmented_table(catalog, appends=3)
+    read = table.metadata.snapshots[1].snapshot_id
+    model = pa.table({"n": [1]})
+    staged = write_staged_snapshot(
+        catalog,
+        "staging.model",
+        pa.RecordBatchReader.from_batches(model.schema, model.to_batches()),
+        "table",
+        properties={INPUTS_PROPERTY: json.dumps({TABLE: read})},
+    )
+    publish_staged_snapshot(catalog, "staging.model", staged.snapshot_id)
+
+    (result,) = maintain_tables(catalog, [TABLE], EXPIRE_ALL)
+
+    kept = {s.snapshot_id for s in catalog.load_table(TABLE).metadata.snapshots}
+    assert kept == {read, table.current_snapshot().snapshot_id}
+    assert result.snapshots_expired == 1
 
 
 def test_expiry_removes_old_snapshots_and_their_files_but_a_protected_one_still_time_travels(catalog: Catalog) -> None:
