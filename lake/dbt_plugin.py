@@ -11,8 +11,10 @@ the snapshot added: the project's ``get_where_subquery`` points the model's test
 published passed their tests when they were written. A full-replace model whose query and inputs (the snapshot
 of every table it reads, see :mod:`lake.query_inputs`) are those its published snapshot was written from is not
 written again: it is recorded as ``unchanged``, its view reads the published snapshot and its tests have no new
-rows to read. The project's ``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots whose
-tests passed.
+rows to read. Every write records the snapshot of each table it read; the SQL function ``lake_first_changed`` (macro
+``first_changed_day``) tells an incremental model from which event time its input changed since then
+(:mod:`lake.changes`). The project's ``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots
+whose tests passed.
 
 dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``; the ``action`` key of the config
 it passes says which of the two jobs to do.
@@ -42,6 +44,7 @@ from lake.materialize import (
     INPUTS_PROPERTY,
     UNCHANGED,
     StagedWrite,
+    inputs_read,
     parse_partition_field,
     publish_staged_snapshot,
     unchanged_write,
@@ -171,8 +174,7 @@ class Plugin(BasePlugin):
         if until is None:
             raise TransformError(f"{model} asks what changed in {upstream}, which is not a lake table with data")
         try:
-            head = self._catalog.load_table(model).current_snapshot()
-            read = json.loads(head.summary.get(INPUTS_PROPERTY) or "{}") if head and head.summary else {}
+            read = inputs_read(self._catalog.load_table(model))
             if upstream not in read:
                 raise ChangesUnknownError(
                     f"its published snapshot does not record which snapshot of {upstream} it read"

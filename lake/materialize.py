@@ -180,18 +180,24 @@ def unchanged_write(catalog: Catalog, identifier: str, fingerprint: str) -> Stag
     )
 
 
+def inputs_read(table: Table) -> dict[str, int]:
+    """The snapshot of each lake table the published snapshot of ``table`` was written from (:data:`INPUTS_PROPERTY`;
+    empty when it records none, e.g. a table not written by a dbt model)."""
+    head = table.current_snapshot()
+    recorded = head.summary.get(INPUTS_PROPERTY) if head is not None and head.summary is not None else None
+    return {name: int(snapshot_id) for name, snapshot_id in json.loads(recorded or "{}").items()}
+
+
 def recorded_inputs(catalog: Catalog) -> dict[str, set[int]]:
-    """The snapshots the published snapshot of every table was written from (:data:`INPUTS_PROPERTY`), by input.
+    """:func:`inputs_read` of every table of the catalog, by input table.
 
     A model's next incremental build asks its inputs what changed since these (:mod:`lake.changes`), so table
     maintenance keeps them whatever their age.
     """
     inputs: dict[str, set[int]] = {}
     for name in list_table_names(catalog):
-        head = catalog.load_table(name).current_snapshot()
-        recorded = head.summary.get(INPUTS_PROPERTY) if head is not None and head.summary is not None else None
-        for table, snapshot_id in json.loads(recorded or "{}").items():
-            inputs.setdefault(table, set()).add(int(snapshot_id))
+        for table, snapshot_id in inputs_read(catalog.load_table(name)).items():
+            inputs.setdefault(table, set()).add(snapshot_id)
     return inputs
 
 
