@@ -50,7 +50,7 @@ from lake.materialize import (
     unchanged_write,
     write_staged_snapshot,
 )
-from lake.query_inputs import query_fingerprint, query_inputs
+from lake.query_inputs import query_fingerprint, query_inputs, unstable_functions
 from lake.settings import load_settings
 
 WRITES_TABLE = "lake_dbt.model_writes"
@@ -84,6 +84,7 @@ class Plugin(BasePlugin):
         self._catalog = load_catalog(self._settings)
         self._conn: DuckDBPyConnection | None = None
         self._snapshots: dict[str, int] = {}
+        self._unstable: frozenset[str] = frozenset()
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Load the bundled extensions, expose every Iceberg table as a view and create the write log."""
@@ -101,6 +102,7 @@ class Plugin(BasePlugin):
             null_handling=FunctionNullHandling.SPECIAL,
             side_effects=True,
         )
+        self._unstable = unstable_functions(conn)
         conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
@@ -143,7 +145,7 @@ class Plugin(BasePlugin):
         identifier = f"{relation.schema}.{relation.identifier}"
         cursor = self._cursor()
         try:
-            inputs = query_inputs(cursor, config["sql"], self._snapshots)
+            inputs = query_inputs(cursor, config["sql"], self._snapshots, self._unstable)
             properties = {
                 "dbt.invocation-id": config["invocation_id"],
                 "dbt.model": config["model"],

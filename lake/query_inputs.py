@@ -34,13 +34,16 @@ class QueryInputs:
     """Whether the text and ``snapshots`` fix the result: it reads nothing else and calls no unstable function."""
 
 
-def query_inputs(con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[str, int]) -> QueryInputs:
+def query_inputs(
+    con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[str, int], unstable: frozenset[str]
+) -> QueryInputs:
     """The lake tables ``sql`` reads and the snapshots it reads them at.
 
     Args:
-        con: a connection (its function catalogue says which functions are not deterministic).
+        con: a connection, to parse ``sql`` with.
         sql: one SELECT statement.
         snapshots: ``namespace.table`` to the snapshot its view reads, for every table the query may read.
+        unstable: the connection's :func:`unstable_functions` (read once per connection, not per query).
 
     Returns:
         The snapshots read; ``fixed`` is false when the query is not a SELECT DuckDB can parse, reads something
@@ -54,7 +57,7 @@ def query_inputs(con: duckdb.DuckDBPyConnection, sql: str, snapshots: Mapping[st
     if tree.get("error"):
         return QueryInputs({}, fixed=False)
     parts = _QueryParts()
-    parts.visit(tree, _unstable_functions(con))
+    parts.visit(tree, unstable)
     database = con.execute("SELECT current_database()").fetchone()
     reads, fixed = {}, not parts.varies
     for catalog, schema, table in parts.tables:
@@ -84,7 +87,8 @@ def query_fingerprint(sql: str, inputs: QueryInputs, salt: str = "") -> str | No
     return hashlib.sha256(json.dumps([sql, sorted(inputs.snapshots.items()), salt]).encode()).hexdigest()
 
 
-def _unstable_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+def unstable_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Names of the functions whose result is not fixed by their arguments, from the connection's catalogue."""
     rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE stability <> 'CONSISTENT'")
     return frozenset(name for (name,) in rows.fetchall()) | CLOCK_KEYWORDS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from lake.query_inputs import query_fingerprint, query_inputs
+from lake.query_inputs import query_fingerprint, query_inputs, unstable_functions
 
 SNAPSHOTS = {"staging.cards": 11, "staging.customers": 22}
 JOINED = (
@@ -15,7 +15,7 @@ JOINED = (
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, sql: str, snapshots: dict[str, int], salt: str = "") -> str | None:
-    return query_fingerprint(sql, query_inputs(con, sql, snapshots), salt)
+    return query_fingerprint(sql, query_inputs(con, sql, snapshots, unstable_functions(con)), salt)
 
 
 @pytest.fixture
@@ -67,9 +67,10 @@ def test_a_query_whose_result_may_vary_has_no_fingerprint(con: duckdb.DuckDBPyCo
 
 
 def test_the_snapshots_read_are_known_even_when_the_result_may_vary(con: duckdb.DuckDBPyConnection) -> None:
-    assert query_inputs(con, JOINED, {**SNAPSHOTS, "staging.unread": 99}).snapshots == SNAPSHOTS
+    unstable = unstable_functions(con)
+    assert query_inputs(con, JOINED, {**SNAPSHOTS, "staging.unread": 99}, unstable).snapshots == SNAPSHOTS
     varying = query_inputs(
-        con, "select *, now() as seen_at from staging.cards join staging.unknown using (id)", SNAPSHOTS
+        con, "select *, now() as seen_at from staging.cards join staging.unknown using (id)", SNAPSHOTS, unstable
     )
     assert varying.snapshots == {"staging.cards": 11}
     assert not varying.fixed

@@ -1,7 +1,8 @@
 {{ config(incremental_strategy='insert_overwrite', partition_by=['activity_date']) }}
 
 {#- Transactions per merchant per UTC day: the 30-day merchant features read these few rows, not every
-    transaction of the window. An incremental run rebuilds the days from the earliest one whose transactions changed. -#}
+    transaction of the window. An incremental run rebuilds the days from the earliest one whose transactions
+    changed. -#}
 
 select
     merchant_id,
