@@ -32,12 +32,11 @@ from dbt.adapters.events.logging import AdapterLogger
 from duckdb import CatalogException, DuckDBPyConnection
 from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import VARCHAR
-from pyarrow import RecordBatchReader
 from pyiceberg.table import Table
 
 from lake.catalog import load_catalog
 from lake.changes import ChangesUnknownError, first_changed_value
-from lake.duck import iceberg_scan_sql, prepare_connection, quote_identifier, register_iceberg_views, sql_literal
+from lake.duck import iceberg_scan_sql, parquet_files_sql, prepare_connection, quote_identifier, register_iceberg_views
 from lake.errors import TransformError
 from lake.materialize import (
     FINGERPRINT_PROPERTY,
@@ -45,7 +44,6 @@ from lake.materialize import (
     UNCHANGED,
     StagedWrite,
     inputs_read,
-    parse_partition_field,
     publish_staged_snapshot,
     unchanged_write,
     write_staged_snapshot,
@@ -55,8 +53,6 @@ from lake.settings import load_settings
 
 WRITES_TABLE = "lake_dbt.model_writes"
 """One row per model written in this dbt invocation (the DuckDB database lives as long as the invocation)."""
-BATCH_ROWS = 122_880
-"""Rows per Arrow batch fetched from DuckDB (a multiple of DuckDB's vector size)."""
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
 FIRST_CHANGED_FUNCTION = "lake_first_changed"
@@ -159,7 +155,8 @@ class Plugin(BasePlugin):
             staged = (fingerprint and unchanged_write(self._catalog, identifier, fingerprint)) or write_staged_snapshot(
                 self._catalog,
                 identifier,
-                _stream_rows(cursor, _clustered_sql(config["sql"], config.get("partition_by") or ()), identifier),
+                cursor,
+                config["sql"],
                 strategy=config["strategy"],
                 unique_key=config.get("unique_key"),
                 partition_by=config.get("partition_by") or (),
@@ -167,6 +164,11 @@ class Plugin(BasePlugin):
             )
             self._snapshots[identifier] = staged.snapshot_id
             self._log_write(cursor, config["invocation_id"], config["model"], staged)
+        except CatalogException as error:
+            raise TransformError(
+                f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
+                "them; raw tables come from 'lakeforge ingest'"
+            ) from None
         finally:
             cursor.close()
 
@@ -231,35 +233,9 @@ class Plugin(BasePlugin):
 
 
 def _delta_sql(table: Table, files: Sequence[str], scan_sql: str) -> str:
-    """A subquery over only ``files`` (the data files a staged snapshot added), with the table's columns.
-
-    Read as plain Parquet with Hive partitioning off (the paths carry ``column=value`` folders that are no
-    columns); with no file added it is the snapshot's scan with no rows, so it keeps the columns.
-    """
+    """A subquery over only ``files`` (the data files a staged snapshot added), with the table's columns; with no
+    file added it is the snapshot's scan with no rows, so it keeps the columns."""
     columns = ", ".join(quote_identifier(field.name) for field in table.schema().fields)
     if not files:
         return f"(select {columns} from {scan_sql} limit 0)"
-    paths = ", ".join(sql_literal(path) for path in files)
-    return f"(select {columns} from read_parquet([{paths}], hive_partitioning = false))"
-
-
-def _clustered_sql(sql: str, partition_by: Sequence[str]) -> str:
-    """The model's query ordered by its partition columns, so each chunk written covers few partitions.
-
-    Without it, a partitioned table gets one small file per partition per chunk of rows.
-    """
-    if not partition_by:
-        return sql
-    columns = ", ".join(f'"{parse_partition_field(field)[0]}"' for field in partition_by)
-    return f"select * from (\n{sql}\n) order by {columns}"
-
-
-def _stream_rows(cursor: DuckDBPyConnection, sql: str, identifier: str) -> RecordBatchReader:
-    """The model's result as an Arrow stream; a missing input table is a user error, said plainly."""
-    try:
-        return cursor.execute(sql).to_arrow_reader(BATCH_ROWS)
-    except CatalogException as error:
-        raise TransformError(
-            f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
-            "them; raw tables come from 'lakeforge ingest'"
-        ) from None
+    return f"(select {columns} from {parquet_files_sql(files)})"

@@ -8,6 +8,7 @@ packages, so nothing is downloaded at run time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -78,6 +79,17 @@ def sql_literal(value: str) -> str:
 def quote_identifier(identifier: str) -> str:
     """Quote a column or table name for DuckDB."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def parquet_files_sql(paths: Sequence[str], filename: bool = False) -> str:
+    """SQL table expression over some data files of a table, read as plain Parquet.
+
+    Hive partitioning is off (data file paths carry ``field=value`` folders that are no columns) and columns are
+    matched by name across files; ``filename`` adds each row's file path as a ``filename`` column.
+    """
+    files = ", ".join(sql_literal(path) for path in paths)
+    options = f"hive_partitioning = false, union_by_name = true, filename = {str(filename).lower()}"
+    return f"read_parquet([{files}], {options})"
 
 
 def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:

@@ -7,33 +7,32 @@ happens only once the model's tests passed. A held-back snapshot stays on the ``
 
 Strategies (dbt's names): ``table`` replaces every file, ``append`` adds files, ``insert_overwrite`` replaces
 the partitions the new rows fall in, ``merge`` rewrites the files holding rows whose ``unique_key`` comes
-again (copy-on-write) and adds the new rows. Rows arrive as an Arrow stream and are written chunk by chunk, so
-a large result is never held in memory whole: one chunk is written to Parquet while the next is fetched (two
-chunks at most in memory), so the query's output and the file writing use a core each.
+again (copy-on-write) and adds the new rows. The rows are a DuckDB query, written to Parquet by DuckDB itself
+(:mod:`lake.data_files`): a large result is neither held in memory nor sorted by partition first.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible
 from pyiceberg.manifest import DataFile, DataFileContent
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import parse_transform
 
 from lake.catalog import list_table_names
+from lake.data_files import write_data_files
+from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
 
 STRATEGIES = ("table", "append", "insert_overwrite", "merge")
@@ -46,8 +45,6 @@ INPUTS_PROPERTY = "lake.input-snapshots"
 """Snapshot summary property: JSON object of the lake tables the snapshot was written from and the snapshot read."""
 AUDIT_BRANCH = "audit"
 """Branch that holds a written but not yet published snapshot."""
-CHUNK_ROWS = 1_000_000
-"""Rows handed to the Parquet writer at a time: bounds memory, keeps files large."""
 _PARTITION_FIELD = re.compile(r"^\s*(?:(\w+)\s*\(\s*(\w+)\s*\)|(\w+))\s*$")
 
 
@@ -71,7 +68,8 @@ class StagedWrite:
 def write_staged_snapshot(
     catalog: Catalog,
     identifier: str,
-    rows: pa.RecordBatchReader,
+    connection: duckdb.DuckDBPyConnection,
+    query: str,
     strategy: str,
     unique_key: str | None = None,
     partition_by: Sequence[str] = (),
@@ -82,7 +80,8 @@ def write_staged_snapshot(
     Args:
         catalog: the Iceberg catalog.
         identifier: ``namespace.table``; created (with ``partition_by``) when it does not exist.
-        rows: the query result, streamed.
+        connection: the DuckDB connection to run ``query`` on.
+        query: the rows to write (a DuckDB query).
         strategy: one of :data:`STRATEGIES`.
         unique_key: key column for ``merge``.
         partition_by: partition fields for a new table, e.g. ``["day(transaction_at)", "region"]``.
@@ -96,37 +95,24 @@ def write_staged_snapshot(
             schema the existing table cannot take (the message says to run a full refresh).
     """
     started = time.perf_counter()
-    _check_strategy(strategy, unique_key, rows.schema)
-    table = _load_or_create_table(catalog, identifier, rows.schema, partition_by)
+    schema = connection.execute(f"SELECT * FROM ({query}) LIMIT 0").to_arrow_table().schema
+    _check_strategy(strategy, unique_key, schema)
+    table = _load_or_create_table(catalog, identifier, schema, partition_by)
     if strategy == "table":
-        table = _evolve_schema_for_replace(table, rows.schema)
+        table = _evolve_schema_for_replace(table, schema)
     else:
-        _check_compatible(table, rows.schema)
+        _check_compatible(table, schema)
     base = table.current_snapshot()
     _reset_audit_branch(table, base)
     table = catalog.load_table(identifier)
-    rows_written = 0
-    new_keys: list[pa.Array] = []
     with table.transaction() as txn:
         snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
         producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
-        counter = itertools.count(0)
-        added: list[DataFile] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
-            writing: Future[list[DataFile]] | None = None
-            for chunk in _chunks(rows):
-                rows_written += chunk.num_rows
-                if unique_key is not None and strategy == "merge":
-                    new_keys.append(chunk.column(unique_key).combine_chunks())
-                if writing is not None:
-                    added.extend(writing.result())
-                writing = writer.submit(_write_data_files, txn, table, chunk, producer.commit_uuid, counter)
-            if writing is not None:
-                added.extend(writing.result())
+        rows_written, added = write_data_files(connection, query, table, txn.table_metadata)
         live = _data_files(table, base)
         removed = _files_replaced(strategy, live, added)
         if strategy == "merge" and unique_key is not None:
-            rewritten, removed = _rewrite_without_keys(txn, table, live, unique_key, new_keys, producer, counter)
+            rewritten, removed = _rewrite_without_keys(connection, table, txn.table_metadata, live, unique_key, added)
             added.extend(rewritten)
         for data_file in removed:
             producer.delete_data_file(data_file)
@@ -314,33 +300,6 @@ def _reset_audit_branch(table: Table, base: Snapshot | None) -> None:
     manage.create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
 
 
-def _chunks(rows: pa.RecordBatchReader) -> Iterator[pa.Table]:
-    pending: list[pa.RecordBatch] = []
-    size = 0
-    for batch in rows:
-        pending.append(batch)
-        size += batch.num_rows
-        if size >= CHUNK_ROWS:
-            yield pa.Table.from_batches(pending, schema=rows.schema)
-            pending, size = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending, schema=rows.schema)
-
-
-def _write_data_files(
-    txn: Transaction, table: Table, chunk: pa.Table, commit_uuid: object, counter: itertools.count[int]
-) -> list[DataFile]:
-    return list(
-        _dataframe_to_data_files(
-            table_metadata=txn.table_metadata,
-            df=chunk,
-            io=table.io,
-            write_uuid=commit_uuid,  # type: ignore[arg-type]
-            counter=counter,
-        )
-    )
-
-
 def _data_files(table: Table, snapshot: Snapshot | None) -> list[DataFile]:
     """The live data files of ``snapshot`` written with the table's current partition spec (the only one used)."""
     if snapshot is None:
@@ -365,29 +324,34 @@ def _files_replaced(strategy: str, live: list[DataFile], added: list[DataFile]) 
 
 
 def _rewrite_without_keys(
-    txn: Transaction,
+    connection: duckdb.DuckDBPyConnection,
     table: Table,
+    metadata: TableMetadata,
     live: list[DataFile],
     unique_key: str,
-    new_keys: list[pa.Array],
-    producer: object,
-    counter: itertools.count[int],
+    added: list[DataFile],
 ) -> tuple[list[DataFile], list[DataFile]]:
-    """Copy-on-write: each live file holding a key that comes again is rewritten without those rows."""
-    if not new_keys:
+    """Copy-on-write: the live files holding a key the new rows bring again are rewritten without those rows.
+
+    Returns:
+        The rewritten files and the files they replace.
+    """
+    if not live or not added:
         return [], []
-    keys = pa.chunked_array(new_keys).unique()
-    rewritten: list[DataFile] = []
-    removed: list[DataFile] = []
-    for data_file in live:
-        with table.io.new_input(data_file.file_path).open() as stream:
-            hit = pc.is_in(pq.read_table(stream, columns=[unique_key]).column(unique_key), value_set=keys)
-        if not pc.any(hit).as_py():
-            continue
-        with table.io.new_input(data_file.file_path).open() as stream:
-            existing = pq.read_table(stream)
-        removed.append(data_file)
-        kept = existing.filter(pc.invert(hit))
-        if kept.num_rows:
-            rewritten.extend(_write_data_files(txn, table, kept, producer.commit_uuid, counter))  # type: ignore[attr-defined]
-    return rewritten, removed
+    key = quote_identifier(unique_key)
+    new_keys = f"(SELECT DISTINCT {key} FROM {parquet_files_sql([data_file.file_path for data_file in added])})"
+    holding = f"{parquet_files_sql([data_file.file_path for data_file in live], filename=True)} AS old"
+    hit = {
+        path
+        for (path,) in connection.execute(
+            f"SELECT DISTINCT old.filename FROM {holding} SEMI JOIN {new_keys} AS new ON old.{key} = new.{key}"
+        ).fetchall()
+    }
+    removed = [data_file for data_file in live if data_file.file_path.removeprefix("file://") in hit]  # as DuckDB names
+    if not removed:
+        return [], []
+    kept = (
+        f"SELECT old.* FROM {parquet_files_sql([data_file.file_path for data_file in removed])} AS old "
+        f"ANTI JOIN {new_keys} AS new ON old.{key} = new.{key}"
+    )
+    return write_data_files(connection, kept, table, metadata)[1], removed

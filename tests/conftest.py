@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg2
+import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 
@@ -176,3 +178,10 @@ def cluster_s3_settings(
     if keys:
         online.delete(*keys)
     online.close()
+
+
+def arrow_query(rows: pa.Table) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A DuckDB connection and a query over ``rows``: what the lake's writes take."""
+    connection = duckdb.connect()
+    connection.register("arrow_rows", rows)
+    return connection, "SELECT * FROM arrow_rows"

@@ -30,7 +30,7 @@ from lake.materialize import AUDIT_BRANCH, INPUTS_PROPERTY, publish_staged_snaps
 from lake.settings import MaintenanceSettings, Settings
 from lake.tables import read_table
 from models.registry import register_model_version
-from tests.conftest import s3_client
+from tests.conftest import arrow_query, s3_client
 from tests.test_cli import run_cli
 
 TABLE = "ops.events"
@@ -144,7 +144,7 @@ def test_expiry_keeps_the_snapshot_a_dbt_model_was_last_built_from(catalog: Cata
     staged = write_staged_snapshot(
         catalog,
         "staging.model",
-        pa.RecordBatchReader.from_batches(model.schema, model.to_batches()),
+        *arrow_query(model),
         "table",
         properties={INPUTS_PROPERTY: json.dumps({TABLE: read})},
     )
@@ -222,9 +222,9 @@ def test_a_dry_run_changes_nothing_but_reports_the_work(catalog: Catalog) -> Non
 def test_write_audit_publish_survives_maintenance(catalog: Catalog) -> None:
     name = "staging.appended"
     for number in range(5):
-        staged = write_staged_snapshot(catalog, name, _batch(number * 6).to_reader(), "append")
+        staged = write_staged_snapshot(catalog, name, *arrow_query(_batch(number * 6)), "append")
         publish_staged_snapshot(catalog, name, staged.snapshot_id)
-    held = write_staged_snapshot(catalog, name, _batch(100).to_reader(), "append")
+    held = write_staged_snapshot(catalog, name, *arrow_query(_batch(100)), "append")
 
     (result,) = maintain_tables(catalog, [name], EXPIRE_ALL)
 

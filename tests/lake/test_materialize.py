@@ -11,23 +11,23 @@ from pyiceberg.catalog import Catalog
 
 from lake.errors import TransformError
 from lake.materialize import AUDIT_BRANCH, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
+from tests.conftest import arrow_query
 
 TABLE = "staging.events"
 
 
-def _rows(keys: list[str], day: int, value: int = 1) -> pa.RecordBatchReader:
-    table = pa.table(
+def _rows(keys: list[str], day: int, value: int = 1) -> pa.Table:
+    return pa.table(
         {
             "key": keys,
             "value": [value] * len(keys),
             "at": [datetime(2026, 1, day, 12, tzinfo=UTC)] * len(keys),
         }
     )
-    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))
 
 
-def _write_and_publish(catalog: Catalog, rows: pa.RecordBatchReader, strategy: str, **options: object) -> int:
-    staged = write_staged_snapshot(catalog, TABLE, rows, strategy, **options)  # type: ignore[arg-type]
+def _write_and_publish(catalog: Catalog, rows: pa.Table, strategy: str, **options: object) -> int:
+    staged = write_staged_snapshot(catalog, TABLE, *arrow_query(rows), strategy, **options)  # type: ignore[arg-type]
     return publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
 
 
@@ -43,7 +43,11 @@ def test_a_staged_write_is_invisible_until_published(catalog: Catalog) -> None:
     before = catalog.load_table(TABLE).current_snapshot()
 
     staged = write_staged_snapshot(
-        catalog, TABLE, _rows(["c"], day=2), "table", properties={"dbt.invocation-id": "inv-1", "dbt.model": "m"}
+        catalog,
+        TABLE,
+        *arrow_query(_rows(["c"], day=2)),
+        "table",
+        properties={"dbt.invocation-id": "inv-1", "dbt.model": "m"},
     )
 
     table = catalog.load_table(TABLE)
@@ -107,8 +111,8 @@ def test_merge_replaces_rows_whose_key_comes_again(catalog: Catalog) -> None:
 
 def test_publishing_after_the_published_head_moved_is_refused(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a"], day=1), "table")
-    staged = write_staged_snapshot(catalog, TABLE, _rows(["b"], day=1), "table")
-    catalog.load_table(TABLE).append(_rows(["c"], day=1).read_all())
+    staged = write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["b"], day=1)), "table")
+    catalog.load_table(TABLE).append(_rows(["c"], day=1))
 
     with pytest.raises(TransformError, match="moved"):
         publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
@@ -117,17 +121,15 @@ def test_publishing_after_the_published_head_moved_is_refused(catalog: Catalog) 
 
 def test_bad_requests_name_what_was_wrong(catalog: Catalog) -> None:
     with pytest.raises(TransformError, match="unknown strategy 'upsert'"):
-        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "upsert")
+        write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["a"], day=1)), "upsert")
     with pytest.raises(TransformError, match="needs unique_key"):
-        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "merge", unique_key="missing")
+        write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["a"], day=1)), "merge", unique_key="missing")
     with pytest.raises(TransformError, match="partition column 'nope'"):
-        write_staged_snapshot(catalog, TABLE, _rows(["a"], day=1), "table", partition_by=["day(nope)"])
+        write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["a"], day=1)), "table", partition_by=["day(nope)"])
     _write_and_publish(catalog, _rows(["a"], day=1), "table")
     other = pa.table({"key": [1]})
     with pytest.raises(TransformError, match="--full-refresh"):
-        write_staged_snapshot(
-            catalog, TABLE, pa.RecordBatchReader.from_batches(other.schema, other.to_batches()), "append"
-        )
+        write_staged_snapshot(catalog, TABLE, *arrow_query(other), "append")
     assert _published(catalog) == [("a", 1, 1)]
 
 
@@ -146,10 +148,12 @@ def test_a_malformed_partition_field_is_refused() -> None:
 
 def test_a_write_lists_the_files_it_added(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
-    appended = write_staged_snapshot(catalog, TABLE, _rows(["c", "d"], day=2), "append")
+    appended = write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["c", "d"], day=2)), "append")
     publish_staged_snapshot(catalog, TABLE, appended.snapshot_id)
 
-    merged = write_staged_snapshot(catalog, TABLE, _rows(["c"], day=3, value=7), "merge", unique_key="key")
+    merged = write_staged_snapshot(
+        catalog, TABLE, *arrow_query(_rows(["c"], day=3, value=7)), "merge", unique_key="key"
+    )
 
     assert _rows_of(catalog, appended.added_files) == [("c", 1), ("d", 1)]
     assert _rows_of(catalog, merged.added_files) == [("c", 7), ("d", 1)]  # the new row and the rewritten file's

@@ -27,6 +27,7 @@ from lake.pipeline import (
     tables_changed_since,
 )
 from lake.settings import Settings
+from tests.conftest import arrow_query
 from tests.lake.ingest.landing import transactions, write
 
 SCHEMA = pa.schema([("key", pa.string()), ("value", pa.int64())])
@@ -116,8 +117,7 @@ def test_rollback_keeps_a_held_back_audit_snapshot_and_the_next_build_publishes(
     """A published model is rolled back; a held-back one keeps its audit branch; both can be built again."""
 
     def stage(name: str, *new: str) -> int:
-        reader = pa.RecordBatchReader.from_batches(SCHEMA, rows(*new).to_batches())
-        return write_staged_snapshot(catalog, name, reader, "append").snapshot_id
+        return write_staged_snapshot(catalog, name, *arrow_query(rows(*new)), "append").snapshot_id
 
     for name in ("curated.published", "curated.held"):
         publish_staged_snapshot(catalog, name, stage(name, "a"))

@@ -1,0 +1,195 @@
+"""Write a DuckDB query's rows as data files of an Iceberg table, with DuckDB's own Parquet writer.
+
+DuckDB writes the files (``COPY ... TO`` with ``PARTITION_BY``): in parallel, one file per partition, and with
+no sort of the rows first, so a model's result never leaves DuckDB. Each column is cast to the table's type and
+carries the table's field id, which is what Iceberg readers match columns by; pyiceberg then reads each file's
+footer for the column statistics and the partition value of the ``DataFile`` it commits (as its ``add_files``
+does). Codec, level and (for an unpartitioned table) target file size come from the table's ``write.*``
+properties.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import duckdb
+from pyarrow import Codec
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
+from pyiceberg.manifest import DataFile
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table, TableProperties
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.types import (
+    BinaryType,
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    ListType,
+    LongType,
+    MapType,
+    NestedField,
+    StringType,
+    StructType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+from lake.duck import quote_identifier as quote
+from lake.duck import sql_literal
+from lake.errors import TransformError
+
+_PRIMITIVES: dict[type[IcebergType], str] = {
+    BooleanType: "BOOLEAN",
+    IntegerType: "INTEGER",
+    LongType: "BIGINT",
+    FloatType: "FLOAT",
+    DoubleType: "DOUBLE",
+    DateType: "DATE",
+    TimeType: "TIME",
+    TimestampType: "TIMESTAMP",
+    TimestamptzType: "TIMESTAMPTZ",
+    StringType: "VARCHAR",
+    BinaryType: "BLOB",
+    UUIDType: "UUID",
+}
+_TARGET_SIZE = TableProperties.WRITE_TARGET_FILE_SIZE_BYTES
+_TARGET_SIZE_DEFAULT = TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT
+_PARTITION_FORMATS = {"hour": "%Y-%m-%d-%H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+"""How each time transform's partition value is rendered (as Iceberg names its partition folders)."""
+
+
+def write_data_files(
+    connection: duckdb.DuckDBPyConnection, query: str, table: Table, metadata: TableMetadata
+) -> tuple[int, list[DataFile]]:
+    """Write the rows of ``query`` into new data files under ``table``'s data folder.
+
+    Args:
+        connection: the DuckDB connection the query runs on (with the lake's S3 access, if any).
+        query: the rows to write; every column of ``metadata``'s schema must be among its columns.
+        table: the table the files are for (location and file IO).
+        metadata: the table metadata the files are described against (schema, partition spec, properties).
+
+    Returns:
+        The number of rows written and the new files (none when there were no rows).
+
+    Raises:
+        TransformError: the table has a column type or partition transform the lake cannot write.
+    """
+    schema, spec = metadata.schema(), metadata.spec()
+    partitions = _partition_columns(spec, schema)
+    columns = [
+        f"CAST({quote(field.name)} AS {_duckdb_type(field.field_type)}) AS {quote(field.name)}"
+        for field in schema.fields
+    ]
+    columns += [f"{expression} AS {quote(name)}" for name, expression in partitions.items()]
+    options = [
+        "FORMAT parquet",
+        *_compression(metadata),
+        "FILENAME_PATTERN 'data_{uuid}'",
+        f"FIELD_IDS {_field_ids(schema.fields)}",
+        "APPEND true",
+        "RETURN_FILES true",
+    ]
+    if partitions:
+        options.append(f"PARTITION_BY ({', '.join(map(quote, partitions))})")
+    else:  # DuckDB splits by size only when it does not partition: one file per partition value then
+        options.append(f"FILE_SIZE_BYTES {_property(metadata, _TARGET_SIZE, _TARGET_SIZE_DEFAULT)}")
+    folder = f"{table.location().rstrip('/')}/data"
+    copy = f"COPY (SELECT {', '.join(columns)} FROM ({query})) TO {sql_literal(folder)} ({', '.join(options)})"
+    row = connection.execute(copy).fetchone()
+    rows, written = (int(row[0]), list(row[1])) if row else (0, [])
+    paths = [_as_location_uri(path, folder) for path in written]
+    if rows == 0:
+        for path in paths:
+            table.io.delete(path)
+        return 0, []
+    return rows, [parquet_file_to_data_file(table.io, metadata, path) for path in paths]
+
+
+def _duckdb_type(field_type: IcebergType) -> str:
+    if isinstance(field_type, DecimalType):
+        return f"DECIMAL({field_type.precision}, {field_type.scale})"
+    if isinstance(field_type, ListType):
+        return f"{_duckdb_type(field_type.element_type)}[]"
+    if isinstance(field_type, MapType):
+        return f"MAP({_duckdb_type(field_type.key_type)}, {_duckdb_type(field_type.value_type)})"
+    if isinstance(field_type, StructType):
+        return f"STRUCT({', '.join(f'{quote(f.name)} {_duckdb_type(f.field_type)}' for f in field_type.fields)})"
+    for iceberg_type, duckdb_type in _PRIMITIVES.items():
+        if isinstance(field_type, iceberg_type):
+            return duckdb_type
+    raise TransformError(f"the lake cannot write Iceberg columns of type {field_type}")
+
+
+def _field_ids(fields: tuple[NestedField, ...]) -> str:
+    """DuckDB's ``FIELD_IDS`` value: column name to field id, nested as ``{__duckdb_field_id: id, child: ...}``."""
+    ids = (f"{quote(field.name)}: {_field_id(field.field_id, field.field_type)}" for field in fields)
+    return "{" + ", ".join(ids) + "}"
+
+
+def _field_id(field_id: int, field_type: IcebergType) -> str:
+    children: dict[str, tuple[int, IcebergType]] = {}
+    if isinstance(field_type, ListType):
+        children = {"element": (field_type.element_id, field_type.element_type)}
+    elif isinstance(field_type, MapType):
+        children = {
+            "key": (field_type.key_id, field_type.key_type),
+            "value": (field_type.value_id, field_type.value_type),
+        }
+    elif isinstance(field_type, StructType):
+        children = {field.name: (field.field_id, field.field_type) for field in field_type.fields}
+    if not children:
+        return str(field_id)
+    nested = ", ".join(f"{quote(name)}: {_field_id(*child)}" for name, child in children.items())
+    return f"{{__duckdb_field_id: {field_id}, {nested}}}"
+
+
+def _partition_columns(spec: PartitionSpec, schema: Schema) -> dict[str, str]:
+    """A column per partition field holding its value as text: DuckDB writes one folder (and file) per value.
+
+    pyiceberg derives each file's partition from its statistics and refuses a file whose rows disagree, so these
+    only have to group the rows as the transforms do.
+    """
+    columns: dict[str, str] = {}
+    for field in spec.fields:
+        source = schema.find_field(field.source_id)
+        column, transform = quote(source.name), str(field.transform)
+        if transform == "identity":
+            expression = column
+        elif transform in _PARTITION_FORMATS:
+            moment = f"timezone('UTC', {column})" if isinstance(source.field_type, TimestamptzType) else column
+            expression = f"strftime({moment}, {sql_literal(_PARTITION_FORMATS[transform])})"
+        else:
+            raise TransformError(
+                f"the lake writes tables partitioned by identity, year, month, day or hour; {field.name} is "
+                f"{transform}({source.name})"
+            )
+        columns[field.name if field.name not in schema.column_names else f"{field.name}_partition"] = expression
+    return columns
+
+
+def _compression(metadata: TableMetadata) -> list[str]:
+    codec = _property(metadata, TableProperties.PARQUET_COMPRESSION, TableProperties.PARQUET_COMPRESSION_DEFAULT)
+    options = [f"COMPRESSION {codec}"]
+    if codec == "zstd":
+        default = Codec.default_compression_level(codec)
+        options.append(f"COMPRESSION_LEVEL {_property(metadata, TableProperties.PARQUET_COMPRESSION_LEVEL, default)}")
+    return options
+
+
+def _property(metadata: TableMetadata, name: str, default: object) -> str:
+    value = metadata.properties.get(name)
+    return str(default if value is None else value)
+
+
+def _as_location_uri(path: str, folder: str) -> str:
+    """DuckDB returns local paths without the ``file://`` of the table's location; data files keep the scheme."""
+    scheme = urlsplit(folder).scheme
+    return f"{scheme}://{path}" if scheme == "file" and not urlsplit(path).scheme else path
