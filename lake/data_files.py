@@ -10,6 +10,7 @@ properties.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 import duckdb
@@ -61,18 +62,22 @@ _PRIMITIVES: dict[type[IcebergType], str] = {
 }
 _TARGET_SIZE = TableProperties.WRITE_TARGET_FILE_SIZE_BYTES
 _TARGET_SIZE_DEFAULT = TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT
-_PARTITION_FORMATS = {"hour": "%Y-%m-%d-%H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
-"""How each time transform's partition value is rendered (as Iceberg names its partition folders)."""
+_TIME_TRANSFORMS = ("year", "month", "day", "hour")
 
 
 def write_data_files(
-    connection: duckdb.DuckDBPyConnection, query: str, table: Table, metadata: TableMetadata
+    connection: duckdb.DuckDBPyConnection,
+    query: str,
+    columns: Collection[str],
+    table: Table,
+    metadata: TableMetadata,
 ) -> tuple[int, list[DataFile]]:
     """Write the rows of ``query`` into new data files under ``table``'s data folder.
 
     Args:
         connection: the DuckDB connection the query runs on (with the lake's S3 access, if any).
-        query: the rows to write; every column of ``metadata``'s schema must be among its columns.
+        query: the rows to write.
+        columns: the query's columns; a table column the query lacks is written as nulls.
         table: the table the files are for (location and file IO).
         metadata: the table metadata the files are described against (schema, partition spec, properties).
 
@@ -84,11 +89,15 @@ def write_data_files(
     """
     schema, spec = metadata.schema(), metadata.spec()
     partitions = _partition_columns(spec, schema)
-    columns = [
-        f"CAST({quote(field.name)} AS {_duckdb_type(field.field_type)}) AS {quote(field.name)}"
-        for field in schema.fields
-    ]
-    columns += [f"{expression} AS {quote(name)}" for name, expression in partitions.items()]
+    values = (quote(field.name) if field.name in columns else "NULL" for field in schema.fields)
+    casts = (
+        f"CAST({value} AS {_duckdb_type(field.field_type)}) AS {quote(field.name)}"
+        for value, field in zip(values, schema.fields, strict=True)
+    )
+    rows = f"SELECT {', '.join(casts)} FROM ({query})"
+    if partitions:
+        keys = ", ".join(f"{expression} AS {quote(name)}" for name, expression in partitions.items())
+        rows = f"SELECT *, {keys} FROM ({rows})"
     options = [
         "FORMAT parquet",
         *_compression(metadata),
@@ -102,15 +111,15 @@ def write_data_files(
     else:  # DuckDB splits by size only when it does not partition: one file per partition value then
         options.append(f"FILE_SIZE_BYTES {_property(metadata, _TARGET_SIZE, _TARGET_SIZE_DEFAULT)}")
     folder = f"{table.location().rstrip('/')}/data"
-    copy = f"COPY (SELECT {', '.join(columns)} FROM ({query})) TO {sql_literal(folder)} ({', '.join(options)})"
+    copy = f"COPY ({rows}) TO {sql_literal(folder)} ({', '.join(options)})"
     row = connection.execute(copy).fetchone()
-    rows, written = (int(row[0]), list(row[1])) if row else (0, [])
+    count, written = (int(row[0]), list(row[1])) if row else (0, [])
     paths = [_as_location_uri(path, folder) for path in written]
-    if rows == 0:
+    if count == 0:
         for path in paths:
             table.io.delete(path)
         return 0, []
-    return rows, [parquet_file_to_data_file(table.io, metadata, path) for path in paths]
+    return count, [parquet_file_to_data_file(table.io, metadata, path) for path in paths]
 
 
 def _duckdb_type(field_type: IcebergType) -> str:
@@ -152,26 +161,29 @@ def _field_id(field_id: int, field_type: IcebergType) -> str:
 
 
 def _partition_columns(spec: PartitionSpec, schema: Schema) -> dict[str, str]:
-    """A column per partition field holding its value as text: DuckDB writes one folder (and file) per value.
+    """A column per partition field holding the field's Iceberg value (``day``: days since 1970 in UTC): DuckDB
+    writes one folder, and file, per value.
 
-    pyiceberg derives each file's partition from its statistics and refuses a file whose rows disagree, so these
-    only have to group the rows as the transforms do.
+    pyiceberg derives each file's partition from its statistics and refuses a file whose rows disagree, so a
+    mistake here fails the write rather than misplacing rows.
     """
+    names = {field.name for field in schema.fields}
     columns: dict[str, str] = {}
     for field in spec.fields:
         source = schema.find_field(field.source_id)
         column, transform = quote(source.name), str(field.transform)
         if transform == "identity":
             expression = column
-        elif transform in _PARTITION_FORMATS:
-            moment = f"timezone('UTC', {column})" if isinstance(source.field_type, TimestamptzType) else column
-            expression = f"strftime({moment}, {sql_literal(_PARTITION_FORMATS[transform])})"
+        elif transform in _TIME_TRANSFORMS:
+            # the UTC wall time as a plain TIMESTAMP: no time zone arithmetic per row
+            moment = f"make_timestamp(epoch_us({column}))" if isinstance(source.field_type, TimestamptzType) else column
+            expression = f"datediff('{transform}', TIMESTAMP '1970-01-01', {moment})"
         else:
             raise TransformError(
                 f"the lake writes tables partitioned by identity, year, month, day or hour; {field.name} is "
                 f"{transform}({source.name})"
             )
-        columns[field.name if field.name not in schema.column_names else f"{field.name}_partition"] = expression
+        columns[field.name if field.name not in names else f"{field.name}_partition"] = expression
     return columns
 
 

@@ -40,10 +40,15 @@ def connect(
 
 
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Load the bundled extensions into an open connection and configure threads, memory and S3 access."""
+    """Load the bundled extensions into an open connection and configure threads, memory and S3 access.
+
+    DuckDB's progress bar is off: its redraws would land in the middle of dbt's, the CLI's and the benchmarks'
+    own output.
+    """
     for name in EXTENSIONS:
         duckdb_extensions.import_extension(name, con=con)
         con.execute(f"LOAD {name}")
+    con.execute("SET enable_progress_bar = false")
     if settings.duckdb.threads:
         con.execute(f"SET threads = {int(settings.duckdb.threads)}")
     if settings.duckdb.memory_limit:

@@ -108,7 +108,7 @@ def write_staged_snapshot(
     with table.transaction() as txn:
         snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
         producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
-        rows_written, added = write_data_files(connection, query, table, txn.table_metadata)
+        rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
         live = _data_files(table, base)
         removed = _files_replaced(strategy, live, added)
         if strategy == "merge" and unique_key is not None:
@@ -354,4 +354,5 @@ def _rewrite_without_keys(
         f"SELECT old.* FROM {parquet_files_sql([data_file.file_path for data_file in removed])} AS old "
         f"ANTI JOIN {new_keys} AS new ON old.{key} = new.{key}"
     )
-    return write_data_files(connection, kept, table, metadata)[1], removed
+    columns = [field.name for field in metadata.schema().fields]
+    return write_data_files(connection, kept, columns, table, metadata)[1], removed
