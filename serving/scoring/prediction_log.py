@@ -20,7 +20,7 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
-from lake.appends import LOG_RETRIES, append_rows
+from lake.appends import BufferedAppends
 from lake.errors import ScoringError
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,8 @@ class PredictionLog:
             flush_seconds: longest time a row waits in memory.
             max_buffered_rows: rows held before a write is forced (the most a crash can lose).
         """
-        self._table = create_predictions_table(catalog)
-        self._rows: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        table = create_predictions_table(catalog)
+        self._appends = BufferedAppends(lambda: table)
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
         self._stop = threading.Event()
@@ -74,22 +72,16 @@ class PredictionLog:
         Raises:
             ScoringError: the buffer is full and cannot be written (the rows are not accepted).
         """
-        with self._lock:
-            full = len(self._rows) + len(rows) > self.max_buffered_rows
-            if not full:
-                self._rows.extend(rows)
-                return
+        if self._appends.add(rows, capacity=self.max_buffered_rows):
+            return
         self.write_buffered_rows()
-        with self._lock:
-            if len(self._rows) + len(rows) > self.max_buffered_rows:
-                raise ScoringError(f"the prediction log cannot write to {PREDICTIONS_TABLE}; refusing to score")
-            self._rows.extend(rows)
+        if not self._appends.add(rows, capacity=self.max_buffered_rows):
+            raise ScoringError(f"the prediction log cannot write to {PREDICTIONS_TABLE}; refusing to score")
 
     @property
     def buffered(self) -> int:
         """Rows waiting to be written."""
-        with self._lock:
-            return len(self._rows)
+        return self._appends.pending
 
     def write_buffered_rows(self) -> int:
         """Append every buffered row to the table now; on failure they stay buffered.
@@ -97,21 +89,11 @@ class PredictionLog:
         Returns:
             Rows written.
         """
-        with self._write_lock:
-            with self._lock:
-                rows, self._rows = self._rows, []
-            if not rows:
-                return 0
-            try:
-                append_rows(self._table, rows, retries=LOG_RETRIES)
-            except Exception:
-                with self._lock:
-                    self._rows = rows + self._rows
-                log.exception(
-                    "writing %d predictions to %s failed; kept for the next flush", len(rows), PREDICTIONS_TABLE
-                )
-                return 0
-            return len(rows)
+        try:
+            return self._appends.flush()
+        except Exception:
+            log.exception("writing predictions to %s failed; kept for the next flush", PREDICTIONS_TABLE)
+            return 0
 
     def _flush_periodically(self) -> None:
         while not self._stop.wait(self.flush_seconds):

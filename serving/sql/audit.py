@@ -7,7 +7,6 @@ shutdown.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
-from lake.appends import LOG_RETRIES, append_rows
+from lake.appends import BufferedAppends
 
 QUERY_LOG_TABLE = "ops.query_log"
 
@@ -57,42 +56,26 @@ class QueryLog:
     def __init__(self, catalog: Catalog, batch_size: int = 500) -> None:
         self._catalog = catalog
         self._batch_size = batch_size
-        self._buffer: list[AuditEntry] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._appends = BufferedAppends(self._query_log_table)
 
     def record(self, entry: AuditEntry) -> None:
         """Buffer one entry; appends the buffer when it is full."""
-        with self._lock:
-            self._buffer.append(entry)
-            full = len(self._buffer) >= self._batch_size
-        if full:
+        self._appends.add([asdict(entry)])
+        if self._appends.pending >= self._batch_size:
             self.append_buffered()
 
     @property
     def pending(self) -> int:
         """Entries buffered and not yet appended."""
-        with self._lock:
-            return len(self._buffer)
+        return self._appends.pending
 
     def append_buffered(self) -> int:
-        """Append every buffered entry to the Iceberg table in one commit.
+        """Append every buffered entry to the Iceberg table in one commit (on failure they stay buffered).
 
         Returns:
             The number of entries written.
         """
-        with self._write_lock:
-            with self._lock:
-                entries, self._buffer = self._buffer, []
-            if not entries:
-                return 0
-            try:
-                append_rows(self._query_log_table(), [asdict(entry) for entry in entries], retries=LOG_RETRIES)
-            except Exception:
-                with self._lock:
-                    self._buffer[:0] = entries
-                raise
-            return len(entries)
+        return self._appends.flush()
 
     def _query_log_table(self) -> Table:
         try:
