@@ -46,3 +46,7 @@ class ModelsError(LakeforgeError):
 
 class ScoringError(LakeforgeError):
     """The scoring service cannot start or answer: no champion model, no feature store, a bad service option."""
+
+
+class PipelineError(LakeforgeError):
+    """A cycle cannot start: another one is running on the same lake, or its lock cannot be taken."""

@@ -9,7 +9,8 @@ branch stays there for inspection (its parent is a published snapshot, which is 
 resets that branch anyway. Then the failure is recorded and the cycle stops; the next run starts at the failed
 step and records the steps before it as ``resumed-past``.
 
-The rollback assumes the cycle is the only writer of the tables its steps declare: declare exact tables (not a
+Cycles on one lake never overlap (:mod:`lake.run_lock`: a second one is refused while one runs). The rollback
+assumes the cycle is the only writer of the tables its steps declare: declare exact tables (not a
 namespace) next to tables other processes append to, such as a prediction log.
 """
 
@@ -32,6 +33,7 @@ from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, Stri
 
 from lake.appends import append_rows
 from lake.errors import LakeforgeError
+from lake.run_lock import run_lock
 from lake.tables import snapshot_id_as_of
 
 log = logging.getLogger(__name__)
@@ -159,10 +161,23 @@ def run_and_record(
 
     Raises:
         ValueError: two steps share a name.
+        PipelineError: another cycle is running on this lake (:mod:`lake.run_lock`).
     """
     names = [step.name for step in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"step names must be unique: {names}")
+    with run_lock(catalog):
+        return _run_steps(catalog, steps, on_start, on_record, resume)
+
+
+def _run_steps(
+    catalog: Catalog,
+    steps: Sequence[Step],
+    on_start: Callable[[Step], None] | None,
+    on_record: Callable[[StepRecord], None] | None,
+    resume: bool,
+) -> PipelineRun:
+    names = [step.name for step in steps]
     runs = recent_runs(catalog, limit=1)
     last = runs[0] if runs else None
     run_id = last.run_id + 1 if last else 1
