@@ -39,9 +39,11 @@ SCHEMA = Schema(
 )
 
 
-def _table(catalog: Catalog, name: str, spec: PartitionSpec, schema: Schema = SCHEMA) -> Table:
+def _table(
+    catalog: Catalog, name: str, spec: PartitionSpec, schema: Schema = SCHEMA, properties: dict[str, str] | None = None
+) -> Table:
     catalog.create_namespace_if_not_exists("staging")
-    return catalog.create_table(f"staging.{name}", schema=schema, partition_spec=spec)
+    return catalog.create_table(f"staging.{name}", schema=schema, partition_spec=spec, properties=properties or {})
 
 
 def _commit(table: Table, rows: pa.Table, time_zone: str = "UTC") -> tuple[int, int]:
@@ -109,6 +111,19 @@ def test_hours_of_a_naive_timestamp_and_identity_values_each_get_their_files(cat
     counts = {tuple(task.file.partition): task.file.record_count for task in table.scan().plan_files()}
     hour = (datetime(2026, 1, 1, 10) - datetime(1970, 1, 1)) // timedelta(hours=1)
     assert counts == {("eu", hour): 2, ("eu", hour + 1): 1, ("us", hour): 2, ("us", hour + 1): 1}
+
+
+@pytest.mark.parametrize(
+    ("codec", "expected"), [({}, "ZSTD"), ({"write.parquet.compression-codec": "snappy"}, "SNAPPY")]
+)
+def test_the_tables_codec_property_is_written_with(catalog: Catalog, codec: dict[str, str], expected: str) -> None:
+    table = _table(catalog, f"codec_{expected.lower()}", PartitionSpec(), properties=codec)
+
+    _commit(table, pa.table({"key": ["a", "b"]}))
+
+    [task] = catalog.load_table(f"staging.codec_{expected.lower()}").scan().plan_files()
+    metadata = pq.ParquetFile(task.file.file_path.removeprefix("file://")).metadata
+    assert {metadata.row_group(0).column(n).compression for n in range(metadata.num_columns)} == {expected}
 
 
 def test_no_rows_write_no_file(catalog: Catalog) -> None:
