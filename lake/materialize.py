@@ -34,6 +34,7 @@ from lake.catalog import list_table_names
 from lake.data_files import write_data_files
 from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
+from lake.tables import file_system_path
 
 STRATEGIES = ("table", "append", "insert_overwrite", "merge")
 """Write strategies, by the names dbt users know from ``incremental_strategy``."""
@@ -342,12 +343,12 @@ def _rewrite_without_keys(
     new_keys = f"(SELECT DISTINCT {key} FROM {parquet_files_sql([data_file.file_path for data_file in added])})"
     holding = f"{parquet_files_sql([data_file.file_path for data_file in live], filename=True)} AS old"
     hit = {
-        path
+        file_system_path(path)  # DuckDB names a local file without the scheme its data file path has
         for (path,) in connection.execute(
             f"SELECT DISTINCT old.filename FROM {holding} SEMI JOIN {new_keys} AS new ON old.{key} = new.{key}"
         ).fetchall()
     }
-    removed = [data_file for data_file in live if data_file.file_path.removeprefix("file://") in hit]  # as DuckDB names
+    removed = [data_file for data_file in live if file_system_path(data_file.file_path) in hit]
     if not removed:
         return [], []
     kept = (

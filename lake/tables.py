@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
 from lake.catalog import list_table_names, load_table
@@ -124,3 +125,8 @@ def read_table(
         known = ", ".join(str(s.snapshot_id) for s in table.metadata.snapshots) or "none"
         raise CatalogError(f"table {name} has no snapshot {snapshot_id} (snapshots: {known})")
     return table.scan(row_filter=row_filter, selected_fields=columns, snapshot_id=snapshot_id).to_arrow()
+
+
+def file_system_path(location: str) -> str:
+    """A URI (``file:///x``, ``s3://bucket/key``) or local path as its file system path (scheme stripped)."""
+    return PyArrowFileIO.parse_location(location)[2]

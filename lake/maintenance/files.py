@@ -20,6 +20,8 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.utils.concurrent import ExecutorFactory
 
+from lake.tables import file_system_path
+
 
 @dataclass(frozen=True)
 class StoredFile:
@@ -28,11 +30,6 @@ class StoredFile:
     path: str
     size: int
     modified: datetime
-
-
-def file_system_path(location: str) -> str:
-    """A URI (``file:///x``, ``s3://bucket/key``) or local path as its file system path (scheme stripped)."""
-    return PyArrowFileIO.parse_location(location)[2]
 
 
 def table_file_system(io: FileIO, location: str) -> tuple[FileSystem, str]:

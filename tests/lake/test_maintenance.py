@@ -25,10 +25,9 @@ from lake.catalog import load_catalog
 from lake.errors import CatalogError
 from lake.maintenance import maintain_tables
 from lake.maintenance.compaction import COMPACTION, SNAPSHOT_PROPERTY, compact_table
-from lake.maintenance.files import file_system_path
 from lake.materialize import AUDIT_BRANCH, INPUTS_PROPERTY, publish_staged_snapshot, write_staged_snapshot
 from lake.settings import MaintenanceSettings, Settings
-from lake.tables import read_table
+from lake.tables import file_system_path, read_table
 from models.registry import register_model_version
 from tests.conftest import arrow_query, s3_client
 from tests.test_cli import run_cli
