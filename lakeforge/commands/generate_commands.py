@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lake.generate import FORMATS, write_landing_files
 from lake.settings import get_settings
 
 console = Console()
@@ -20,7 +19,7 @@ def generate(
     days: int = typer.Option(30, "--days", help="Days in the period."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same flags always give the same files."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the files; default: the data home's landing/."),
-    fmt: str = typer.Option("parquet", "--format", help=f"File format: {', '.join(FORMATS)}."),
+    fmt: str = typer.Option("parquet", "--format", help="File format: parquet, csv or jsonl."),
     start_day: int | None = typer.Option(
         None, "--start-day", help="Write only day K (0-based): its transactions and the chargebacks reported on it."
     ),
@@ -29,6 +28,8 @@ def generate(
     ),
 ) -> None:
     """Write synthetic card-fraud landing files: customers, cards, merchants, transactions, chargebacks."""
+    from lake.generate import write_landing_files  # polars and pyarrow load here, not at CLI start
+
     folder = out if out is not None else get_settings().landing_dir
     written = write_landing_files(
         folder, rows, days, seed, fmt=fmt, start_day=start_day, start_date=start_date.date(), progress=True

@@ -8,9 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lake.catalog import load_catalog
 from lake.settings import get_settings
-from lake.tables import list_table_stats, snapshot_history
 
 console = Console()
 
@@ -22,6 +20,9 @@ def config() -> None:
 
 def tables() -> None:
     """List every Iceberg table: rows, data files, size, snapshots and last commit time."""
+    from lake.catalog import load_catalog  # pyiceberg and pyarrow load here, not at CLI start (--help stays fast)
+    from lake.tables import list_table_stats
+
     view = Table(title="Lakeforge tables")
     view.add_column("table", no_wrap=True)
     for heading in ("rows", "files", "size", "snapshots"):
@@ -41,6 +42,9 @@ def tables() -> None:
 
 def history(table: str = typer.Argument(..., help="Table as namespace.name, e.g. raw.transactions.")) -> None:
     """List a table's snapshots, oldest first, with their summaries."""
+    from lake.catalog import load_catalog
+    from lake.tables import snapshot_history
+
     view = Table("snapshot id", "committed (UTC)", "operation", "summary", title=f"History of {table}")
     for snap in snapshot_history(load_catalog(), table):
         summary = ", ".join(f"{k}={v}" for k, v in sorted(snap.summary.items()))

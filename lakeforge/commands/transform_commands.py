@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lake.catalog import load_catalog
 from lake.errors import TransformError
 
 console = Console()
@@ -18,6 +17,7 @@ def transform(ctx: typer.Context) -> None:
     Examples: `lakeforge transform`, `lakeforge transform build --select features`,
     `lakeforge transform build --full-refresh`, `lakeforge transform source freshness`.
     """
+    from lake.catalog import load_catalog
     from lake.dbt_runner import published_by, run_dbt  # dbt takes seconds to import; only this command needs it
 
     run = run_dbt(ctx.args)
