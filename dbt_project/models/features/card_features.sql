@@ -6,13 +6,16 @@
     the build:
     - full build: named windows over each card's transactions, ordered by epoch microseconds (RANGE frames over
       integers are several times faster than intervals over timestamptz);
-    - incremental build: each transaction newer than the last published one is joined with its card's
-      transactions of the 7 days up to it, and a frame is a FILTER on that join. The windows would evaluate
-      every transaction of those 7 days again (about 7 rows for each row appended); the join reads only the
-      rows the new ones look back at. -#}
+    - incremental build: each transaction not featurized yet, from the first day whose transactions changed
+      (a day of new data, or the day of a late row), is joined with its card's transactions of the 7 days up
+      to it, and a frame is a FILTER on that join. The windows would evaluate every transaction of those 7 days
+      again (about 7 rows for each row appended); the join reads only the rows the new ones look back at.
+      Rows are appended, never rewritten: a late row gets its own features, and the features already published
+      for the card's later transactions keep the values known when they were computed. -#}
 {%- set hour_us = 3600 * 1000 * 1000 -%}
 {%- set day_us = 24 * hour_us -%}
 {%- if is_incremental() -%}
+    {%- set since = first_changed_day(ref('int_transactions_enriched'), 'transaction_at') -%}
     {%- set current, row, at = 'new.', 'history.', 'history.transaction_at_us' -%}
     {%- set frames = {
         'last_1h': 'filter (where ' ~ at ~ ' >= new.transaction_at_us - ' ~ hour_us ~ ')',
@@ -45,10 +48,22 @@ with transactions as (
         epoch_us(transaction_at) as transaction_at_us
     from {{ ref('int_transactions_enriched') }}
     {% if is_incremental() %}
-    -- the new transactions and the 7 days of history they look back at
-    where transaction_at >= (select max(feature_timestamp) from {{ this }}) - interval 7 day
+    -- the changed days and the 7 days of history they look back at
+    where transaction_at >= {{ since }} - interval 7 day
     {% endif %}
 ),
+
+{% if is_incremental() %}
+-- transactions of the changed days that have no feature row yet
+unfeaturized as (
+    select *
+    from transactions
+    anti join (
+        select transaction_id from {{ this }} where feature_timestamp >= {{ since }}
+    ) as featurized using (transaction_id)
+    where transactions.transaction_at >= {{ since }}
+),
+{% endif %}
 
 windowed as (
     select
@@ -67,11 +82,10 @@ windowed as (
         avg({{ row }}amount_cents) {{ frames['before_7d'] }} as avg_amount_prior_7d_cents,
         max({{ row }}transaction_at) {{ frames['before_7d'] }} as previous_transaction_at
     {% if is_incremental() %}
-    from transactions as new
+    from unfeaturized as new
     inner join transactions as history
         on history.card_id = new.card_id
         and history.transaction_at_us between new.transaction_at_us - {{ 7 * day_us }} and new.transaction_at_us
-    where new.transaction_at > (select max(feature_timestamp) from {{ this }})
     group by new.transaction_id
     {% else %}
     from transactions

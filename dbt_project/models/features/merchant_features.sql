@@ -2,10 +2,19 @@
 
 {#- One row per merchant per day with activity: rolling 30-day figures over events up to the end of that
     day, known at the start of the next (feature_timestamp). Chargebacks count on the day they were reported.
-    An incremental run rebuilds the last published day and later ones from 29 days of daily aggregates. -#}
+    An incremental run rebuilds, from 29 days of daily aggregates, the last published day (chargebacks reported
+    since) and every later one, or from the first day whose transactions changed if that is earlier (a late
+    row). -#}
 
 {% set since %}
-    {% if is_incremental() %}(select max(feature_date) from {{ this }}){% else %}date '0001-01-01'{% endif %}
+    {%- if is_incremental() -%}
+    least(
+        (select max(feature_date) from {{ this }}),
+        {{ first_changed_day(ref('int_merchant_days_aggregated'), 'activity_date') }}
+    )
+    {%- else -%}
+    date '0001-01-01'
+    {%- endif -%}
 {% endset %}
 
 with transactions_daily as (
