@@ -178,6 +178,8 @@ def count_entities_in_range(feature_view: FeatureView, start: datetime, end: dat
 class LakeOfflineStore(OfflineStore):
     """Feast offline store over the lake's Iceberg tables, computed by DuckDB (see the module docstring)."""
 
+    supports_filter_by_created_timestamp = True
+
     @staticmethod
     def get_historical_features(
         config: RepoConfig,
@@ -189,7 +191,8 @@ class LakeOfflineStore(OfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
-        """Point-in-time correct feature values for every entity row (see :func:`point_in_time_sql`).
+        """Point-in-time correct feature values for every entity row (see :func:`point_in_time_sql`); with
+        ``filter_by_created_timestamp``, only rows created at or before the entity row's time count.
 
         Raises:
             FeaturesError: the entity frame lacks a key or usable timestamps, or a view's source is not an
@@ -208,7 +211,7 @@ class LakeOfflineStore(OfflineStore):
         requested = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         return LakeRetrievalJob(
             connection,
-            point_in_time_sql(views, entity_columns, event_column, (earliest, latest)),
+            point_in_time_sql(views, entity_columns, event_column, (earliest, latest), filter_by_created_timestamp),
             on_demand_feature_views=requested,
             full_feature_names=full_feature_names,
             metadata=RetrievalMetadata(

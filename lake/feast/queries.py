@@ -12,6 +12,10 @@ The ASOF join sorts every feature row it gets by key and time, which is most of 
 and as cheap ones as possible: the feature rows are first hash-joined with the entity rows' distinct keys, which
 drops the rows of keys no entity row asks for and the rows later than a key's last entity row or too old for its
 first one (TTL), and replaces the key by a dense integer code (sorting integers costs far less than sorting strings).
+
+With Feast's ``filter_by_created_timestamp``, a row is also invisible to an entity row older than the row's created
+time. Created times need not grow with event times, so no ASOF inequality expresses that; such a view is joined on
+its key and both times instead, and the latest visible row per entity row is kept.
 """
 
 from __future__ import annotations
@@ -126,15 +130,31 @@ def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime, latest: datet
 
 
 def _view_cte(
-    name: str, keys: str, view: ViewRead, event_timestamp_column: str, time_range: tuple[datetime, datetime]
+    name: str,
+    keys: str,
+    view: ViewRead,
+    event_timestamp_column: str,
+    time_range: tuple[datetime, datetime],
+    created_at_or_before: bool,
 ) -> str:
     """``name``: one row per entity row that has a feature row at or before it (row_id, event_time, feature_time,
-    feature_<n>)."""
+    feature_<n>); with ``created_at_or_before``, a row created after the entity row's time does not count."""
     entity = _coded_entity_sql(keys, list(view.join_keys.values()), event_timestamp_column)
     rows = _coded_rows_sql(keys, view, *time_range)
     answer = ", ".join(
         ["e.row_id", "e.event_time", "f.feature_time", *(f"f.feature_{n}" for n in range(len(view.features)))]
     )
+    if created_at_or_before and view.created_column:
+        visible = [
+            "e.key_code = f.key_code",
+            "f.feature_time <= e.event_time",
+            "f.created_time <= e.event_time",
+        ]
+        if view.ttl:
+            visible.append(f"f.feature_time >= e.event_time - to_microseconds({_microseconds(view.ttl)})")
+        latest = "row_number() OVER (PARTITION BY e.row_id ORDER BY f.feature_time DESC, f.created_time DESC) = 1"
+        on = " AND ".join(visible)
+        return f"{name} AS (SELECT {answer} FROM {entity} AS e JOIN {rows} AS f ON {on} QUALIFY {latest})"
     on = f"e.key_code = f.key_code AND {_as_of(view, 'e', 'f')}"
     return f"{name} AS (SELECT {answer} FROM {entity} AS e ASOF JOIN {rows} AS f ON {on})"
 
@@ -144,6 +164,7 @@ def point_in_time_sql(
     entity_columns: Sequence[str],
     event_timestamp_column: str,
     entity_time_range: tuple[datetime, datetime],
+    created_at_or_before: bool = False,
 ) -> str:
     """SQL joining every view to the entity rows as of each row's event timestamp.
 
@@ -152,6 +173,8 @@ def point_in_time_sql(
         entity_columns: columns of the entity frame, returned first and in this order.
         event_timestamp_column: the entity frame's event-time column.
         entity_time_range: earliest and latest event timestamp among the entity rows (pushed into the scans).
+        created_at_or_before: Feast's ``filter_by_created_timestamp``: a row of a view with a created-time column
+            counts only for entity rows at or after its created time (rows without one never count).
 
     Returns:
         A query over :data:`ENTITY_TABLE` returning the entity columns then every view's features, in the
@@ -166,7 +189,9 @@ def point_in_time_sql(
             codes[entity_keys] = f"keys_{len(codes)}"
             ctes.append(_keys_cte(codes[entity_keys], entity_keys, event_timestamp_column))
         alias = f"view_{index}"
-        ctes.append(_view_cte(alias, codes[entity_keys], view, event_timestamp_column, entity_time_range))
+        ctes.append(
+            _view_cte(alias, codes[entity_keys], view, event_timestamp_column, entity_time_range, created_at_or_before)
+        )
         joins.append(f"LEFT JOIN {alias} ON {alias}.row_id = entity.{quote(ROW_ORDER_COLUMN)}")
         fresh = f"{alias}.feature_time >= {alias}.event_time - to_microseconds({_microseconds(view.ttl)})"
         for position, output in enumerate(view.features.values()):

@@ -179,8 +179,16 @@ def test_entity_frame_without_join_key_is_refused(settings: Settings, catalog: C
         store.get_historical_features(entity_df=rows, features=["merchant_features:merchant_tx_count_30d"]).to_df()
 
 
+@pytest.mark.parametrize(
+    ("filter_by_created_timestamp", "expected"),
+    [
+        (False, [2.0, 2.0, 4.0, 5.0, 5.0, None, 8.0, 9.0, None, None]),
+        # only rows created by the entity row's time count, and a row without a created time never does
+        (True, [1.0, 1.0, 1.0, 5.0, 5.0, None, None, 8.0, None, None]),
+    ],
+)
 def test_created_time_breaks_ties_between_equal_event_times_like_the_stock_store(
-    settings: Settings, catalog: Catalog
+    settings: Settings, catalog: Catalog, filter_by_created_timestamp: bool, expected: list[float | None]
 ) -> None:
     hour = pd.Timedelta(hours=1)
     start = pd.Timestamp("2026-01-01", tz="UTC")
@@ -223,12 +231,13 @@ def test_created_time_breaks_ties_between_equal_event_times_like_the_stock_store
 
     results = [
         open_store(settings, kind, [card, source, view])
-        .get_historical_features(entity_df=entity_rows, features=["revised:score"])
+        .get_historical_features(
+            entity_df=entity_rows, features=["revised:score"], filter_by_created_timestamp=filter_by_created_timestamp
+        )
         .to_df()
         for kind in (LAKE_STORE, "duckdb")
     ]
 
-    expected = [2.0, 2.0, 4.0, 5.0, 5.0, None, 8.0, 9.0, None, None]
     assert [None if pd.isna(score) else score for score in results[0]["score"]] == expected
     by_row = [result.set_index(["card_id", "event_timestamp"]).sort_index() for result in results]
     pd.testing.assert_series_equal(by_row[0]["score"], by_row[1]["score"])
