@@ -6,11 +6,16 @@ carries the table's field id, which is what Iceberg readers match columns by; py
 footer for the column statistics and the partition value of the ``DataFile`` it commits (as its ``add_files``
 does). Codec, level and (for an unpartitioned table) target file size come from the table's ``write.*``
 properties.
+
+A write that fails leaves no file behind: its files carry the write's own id in their names, so those of a COPY
+that failed halfway are found and deleted, and so are the written ones when describing them fails.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 import duckdb
@@ -45,6 +50,7 @@ from pyiceberg.types import (
 from lake.duck import quote_identifier as quote
 from lake.duck import sql_literal
 from lake.errors import TransformError
+from lake.stored_files import delete_stored_files, list_stored_files, table_file_system
 
 _PRIMITIVES: dict[type[IcebergType], str] = {
     BooleanType: "BOOLEAN",
@@ -86,8 +92,10 @@ def write_data_files(
 
     Raises:
         TransformError: the table has a column type or partition transform the lake cannot write.
+        duckdb.Error: the query failed (nothing is left written).
     """
     schema, spec = metadata.schema(), metadata.spec()
+    write_id = uuid.uuid4().hex
     partitions = _partition_columns(spec, schema)
     values = (quote(field.name) if field.name in columns else "NULL" for field in schema.fields)
     casts = (
@@ -101,7 +109,7 @@ def write_data_files(
     options = [
         "FORMAT parquet",
         *_compression(metadata),
-        "FILENAME_PATTERN 'data_{uuid}'",
+        f"FILENAME_PATTERN '{_file_prefix(write_id)}{{uuid}}'",
         f"FIELD_IDS {_field_ids(schema.fields)}",
         "APPEND true",
         "RETURN_FILES true",
@@ -112,14 +120,40 @@ def write_data_files(
         options.append(f"FILE_SIZE_BYTES {_property(metadata, _TARGET_SIZE, _TARGET_SIZE_DEFAULT)}")
     folder = f"{table.location().rstrip('/')}/data"
     copy = f"COPY ({rows}) TO {sql_literal(folder)} ({', '.join(options)})"
-    row = connection.execute(copy).fetchone()
+    try:
+        row = connection.execute(copy).fetchone()
+    except duckdb.Error:
+        _delete_files_of_write(table, folder, write_id)
+        raise
     count, written = (int(row[0]), list(row[1])) if row else (0, [])
     paths = [_as_location_uri(path, folder) for path in written]
-    if count == 0:
-        for path in paths:
-            table.io.delete(path)
+    if not count:
+        delete_data_files(table, paths)
         return 0, []
-    return count, [parquet_file_to_data_file(table.io, metadata, path) for path in paths]
+    try:
+        return count, [parquet_file_to_data_file(table.io, metadata, path) for path in paths]
+    except Exception:
+        delete_data_files(table, paths)
+        raise
+
+
+def delete_data_files(table: Table, paths: Collection[str]) -> None:
+    """Delete files written for ``table`` that no snapshot will reference."""
+    for path in paths:
+        table.io.delete(path)
+
+
+def _file_prefix(write_id: str) -> str:
+    return f"data_{write_id}_"
+
+
+def _delete_files_of_write(table: Table, folder: str, write_id: str) -> None:
+    """Delete what a failed COPY of write ``write_id`` left under ``folder`` (in any partition's folder)."""
+    fs, root = table_file_system(table.io, folder)
+    prefix = _file_prefix(write_id)
+    delete_stored_files(
+        fs, [f.path for f in list_stored_files(fs, root) if PurePosixPath(f.path).name.startswith(prefix)]
+    )
 
 
 def _duckdb_type(field_type: IcebergType) -> str:

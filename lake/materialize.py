@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
@@ -31,7 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import parse_transform
 
 from lake.catalog import list_table_names
-from lake.data_files import write_data_files
+from lake.data_files import delete_data_files, write_data_files
 from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
 from lake.tables import file_system_path
@@ -106,20 +106,31 @@ def write_staged_snapshot(
     base = table.current_snapshot()
     _reset_audit_branch(table, base)
     table = catalog.load_table(identifier)
-    with table.transaction() as txn:
-        snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
-        producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
-        rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
-        live = _data_files(table, base)
-        removed = _files_replaced(strategy, live, added)
-        if strategy == "merge" and unique_key is not None:
-            rewritten, removed = _rewrite_without_keys(connection, table, txn.table_metadata, live, unique_key, added)
-            added.extend(rewritten)
-        for data_file in removed:
-            producer.delete_data_file(data_file)
-        for data_file in added:
-            producer.append_data_file(data_file)
-        producer.commit()
+    added: list[DataFile] = []
+    committing = False
+    try:
+        with table.transaction() as txn:
+            snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
+            producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
+            rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
+            live = _data_files(table, base)
+            removed = _files_replaced(strategy, live, added)
+            if strategy == "merge" and unique_key is not None:
+                rewritten, removed = _rewrite_without_keys(
+                    connection, table, txn.table_metadata, live, unique_key, added
+                )
+                added.extend(rewritten)
+            for data_file in removed:
+                producer.delete_data_file(data_file)
+            for data_file in added:
+                producer.append_data_file(data_file)
+            producer.commit()
+            committing = True  # the catalog commit happens as the block ends
+    except Exception as error:
+        # files no snapshot will reference; but after a commit whose outcome is unknown they may be referenced
+        if not committing or isinstance(error, CommitFailedException):
+            delete_data_files(table, [data_file.file_path for data_file in added])
+        raise
     table = catalog.load_table(identifier)
     return StagedWrite(
         table=identifier,

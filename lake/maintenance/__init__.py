@@ -26,15 +26,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lake.catalog import list_table_names, load_table
 from lake.maintenance.compaction import CompactionPlan, compact_table, plan_compaction
-from lake.maintenance.files import (
-    ReachableFiles,
-    StoredFile,
-    delete_stored_files,
-    list_stored_files,
-    table_file_system,
-)
+from lake.maintenance.files import ReachableFiles
 from lake.materialize import recorded_inputs
 from lake.settings import MaintenanceSettings
+from lake.stored_files import StoredFile, delete_stored_files, list_stored_files, table_file_system
 
 __all__ = ["TableMaintenance", "maintain_table", "maintain_tables", "snapshots_to_expire"]
 

@@ -1,53 +1,19 @@
-"""The files under a table's location, which of them its metadata still reaches, and deleting the rest.
+"""Which files under a table's location its metadata still reaches (the rest are orphans to delete).
 
-Listing and deleting go through pyarrow's file system of pyiceberg's own FileIO, built from the table's FileIO
-properties, so a local warehouse and an ``s3://`` one (with the catalog's endpoint and keys) work the same.
 Paths are compared with their scheme stripped (``/abs/path`` locally, ``bucket/key`` on S3), the form both the
-file system listing and :meth:`PyArrowFileIO.parse_location` give.
+file system listing (:mod:`lake.stored_files`) and :meth:`PyArrowFileIO.parse_location` give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
-from pyarrow.fs import FileSelector, FileSystem, FileType
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import ManifestFile
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.utils.concurrent import ExecutorFactory
 
 from lake.tables import file_system_path
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """One file under a table's location."""
-
-    path: str
-    size: int
-    modified: datetime
-
-
-def table_file_system(io: FileIO, location: str) -> tuple[FileSystem, str]:
-    """The pyarrow file system holding ``location`` (with the FileIO's credentials) and its root path on it."""
-    file_io = PyArrowFileIO(io.properties)
-    scheme, netloc, path = file_io.parse_location(location, file_io.properties)
-    return file_io.fs_by_scheme(scheme, netloc), path
-
-
-def list_stored_files(fs: FileSystem, root: str) -> list[StoredFile]:
-    """Every file below ``root`` (recursively), with its size and modification time."""
-    infos = fs.get_file_info(FileSelector(root, recursive=True, allow_not_found=True))
-    return [StoredFile(info.path, info.size, info.mtime) for info in infos if info.type == FileType.File]
-
-
-def delete_stored_files(fs: FileSystem, paths: Iterable[str]) -> None:
-    """Delete the files (in parallel on pyiceberg's worker pool: one request each on object storage)."""
-    list(ExecutorFactory.get_or_create().map(fs.delete_file, paths))
 
 
 class ReachableFiles:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -27,6 +28,7 @@ from pyiceberg.types import (
 
 from lake.data_files import write_data_files
 from lake.errors import TransformError
+from lake.tables import file_system_path
 from tests.conftest import arrow_query
 
 SCHEMA = Schema(
@@ -144,3 +146,21 @@ def test_a_partition_transform_duckdb_cannot_compute_is_refused(catalog: Catalog
 
 def _field_id(field: pa.Field) -> int:
     return int(field.metadata[b"PARQUET:field_id"])
+
+
+def test_a_query_failing_halfway_leaves_only_the_files_committed_before(catalog: Catalog) -> None:
+    schema = Schema(NestedField(1, "n", LongType(), required=False), NestedField(2, "padding", StringType()))
+    table = _table(catalog, "failing", PartitionSpec(), schema, {"write.target-file-size-bytes": "100000"})
+    _commit(table, pa.table({"n": [1], "padding": ["x"]}))
+    folder = Path(file_system_path(table.location())) / "data"
+    committed = sorted(folder.rglob("*.parquet"))
+    # DuckDB rolls over to a new file every 100 kB, so files are written before the failing row comes
+    failing = (
+        "SELECT CASE WHEN i < 150000 THEN i ELSE error('planted failure') END AS n, repeat('x', 50) AS padding "
+        "FROM range(200000) AS numbers(i)"
+    )
+
+    with pytest.raises(duckdb.Error, match="planted failure"):
+        write_data_files(duckdb.connect(), failing, ["n", "padding"], table, table.metadata)
+
+    assert sorted(folder.rglob("*.parquet")) == committed

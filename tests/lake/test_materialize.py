@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -11,6 +13,7 @@ from pyiceberg.catalog import Catalog
 
 from lake.errors import TransformError
 from lake.materialize import AUDIT_BRANCH, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
+from lake.tables import file_system_path
 from tests.conftest import arrow_query
 
 TABLE = "staging.events"
@@ -167,3 +170,21 @@ def _rows_of(catalog: Catalog, paths: tuple[str, ...]) -> list[tuple[str, int]]:
             data = pq.read_table(stream)
         rows.extend(zip(data["key"].to_pylist(), data["value"].to_pylist(), strict=True))
     return sorted(rows)
+
+
+def _stored_data_files(catalog: Catalog) -> set[str]:
+    folder = Path(file_system_path(catalog.load_table(TABLE).location())) / "data"
+    return {str(path) for path in folder.rglob("*.parquet")}
+
+
+def test_a_write_that_fails_after_writing_its_files_leaves_none(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
+    (lost,) = _stored_data_files(catalog)
+    Path(lost).unlink()  # the merge must read the live file to rewrite it, and fails after the new rows are written
+    snapshots = [snapshot.snapshot_id for snapshot in catalog.load_table(TABLE).snapshots()]
+
+    with pytest.raises(duckdb.IOException):
+        write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["b", "c"], day=2)), "merge", unique_key="key")
+
+    assert _stored_data_files(catalog) == set()
+    assert [snapshot.snapshot_id for snapshot in catalog.load_table(TABLE).snapshots()] == snapshots
