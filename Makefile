@@ -11,7 +11,7 @@ export RAY_ENABLE_UV_RUN_RUNTIME_ENV := 0
 setup: ## Create .venv from uv.lock (installs uv from PyPI if it is missing)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --all-groups --quiet
-	@echo "environment ready: .venv (run commands with 'uv run lakeforge ...' or activate .venv)"
+	@echo "environment ready: .venv (run commands with 'uv run lakeforge ...' or activate .venv)" >&2
 
 demo: setup ## Run the whole pipeline on the embedded profile, on a small generated data set
 	@$(RUN) bash scripts/demo.sh
