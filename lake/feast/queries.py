@@ -152,7 +152,9 @@ def _view_cte(
         ]
         if view.ttl:
             visible.append(f"f.feature_time >= e.event_time - to_microseconds({_microseconds(view.ttl)})")
-        latest = "row_number() OVER (PARTITION BY e.row_id ORDER BY f.feature_time DESC, f.created_time DESC) = 1"
+        latest = (
+            f"row_number() OVER (PARTITION BY e.row_id ORDER BY {_latest_first('feature_time', 'created_time')}) = 1"
+        )
         on = " AND ".join(visible)
         return f"{name} AS (SELECT {answer} FROM {entity} AS e JOIN {rows} AS f ON {on} QUALIFY {latest})"
     on = f"e.key_code = f.key_code AND {_as_of(view, 'e', 'f')}"

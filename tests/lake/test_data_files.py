@@ -86,7 +86,7 @@ def test_rows_land_by_utc_day_with_the_tables_field_ids_and_nulls_for_missing_co
     assert read.column("tags").to_pylist() == [["x", "y"], [], None]
     assert read.column("home").to_pylist() == [{"city": "Oslo"}, None, {"city": None}]
     assert read.column("note").to_pylist() == [None, None, None]
-    written, ids = pq.read_schema(days[first].removeprefix("file://")), table.schema()
+    written, ids = pq.read_schema(file_system_path(days[first])), table.schema()
     assert written.names == [field.name for field in ids.fields]
     assert [_field_id(written.field(name)) for name in written.names] == [field.field_id for field in ids.fields]
     assert _field_id(written.field("tags").type.value_field) == ids.find_field("tags.element").field_id
@@ -124,7 +124,7 @@ def test_the_tables_codec_property_is_written_with(catalog: Catalog, codec: dict
     _commit(table, pa.table({"key": ["a", "b"]}))
 
     [task] = catalog.load_table(f"staging.codec_{expected.lower()}").scan().plan_files()
-    metadata = pq.ParquetFile(task.file.file_path.removeprefix("file://")).metadata
+    metadata = pq.ParquetFile(file_system_path(task.file.file_path)).metadata
     assert {metadata.row_group(0).column(n).compression for n in range(metadata.num_columns)} == {expected}
 
 
@@ -134,7 +134,7 @@ def test_no_rows_write_no_file(catalog: Catalog) -> None:
 
     assert _commit(table, rows) == (0, 0)
 
-    assert not list(Path(catalog.load_table("staging.empty").location().removeprefix("file://")).rglob("*.parquet"))
+    assert not list(Path(file_system_path(catalog.load_table("staging.empty").location())).rglob("*.parquet"))
 
 
 def test_a_partition_transform_duckdb_cannot_compute_is_refused(catalog: Catalog) -> None:
