@@ -46,20 +46,34 @@ def first_changed_value(table: Table, since_snapshot_id: int, until_snapshot_id:
             for ``column``.
         TransformError: ``column`` is not a date or timestamp column of the table.
     """
-    field = table.schema().find_field(column, case_sensitive=False)
-    if not isinstance(field.field_type, DateType | TimestampType | TimestamptzType):
-        raise TransformError(f"{'.'.join(table.name())}.{column} is {field.field_type}, not a date or timestamp")
+    field_id, field_type = time_column(table, column)
     earliest: datetime | None = None
     for snapshot in _snapshots_after(table, since_snapshot_id, until_snapshot_id):
         if _rewrites_only(snapshot):
             continue
         for data_file in _files_changed_by(table, snapshot):
-            bound = data_file.lower_bounds.get(field.field_id) if data_file.lower_bounds else None
+            bound = data_file.lower_bounds.get(field_id) if data_file.lower_bounds else None
             if bound is None:
                 raise ChangesUnknownError(f"data file {data_file.file_path} records no lower bound of {column}")
-            value = _as_datetime(int(from_bytes(field.field_type, bound)), field.field_type)
+            value = _as_datetime(int(from_bytes(field_type, bound)), field_type)
             earliest = value if earliest is None else min(earliest, value)
     return earliest
+
+
+TimeColumnType = DateType | TimestampType | TimestamptzType
+"""The column types whose changes are bounded by time."""
+
+
+def time_column(table: Table, column: str) -> tuple[int, TimeColumnType]:
+    """The field id and type of ``column`` (any case), a date or timestamp column of ``table``.
+
+    Raises:
+        TransformError: ``column`` is of another type.
+    """
+    field = table.schema().find_field(column, case_sensitive=False)
+    if not isinstance(field.field_type, DateType | TimestampType | TimestamptzType):
+        raise TransformError(f"{'.'.join(table.name())}.{column} is {field.field_type}, not a date or timestamp")
+    return field.field_id, field.field_type
 
 
 def _snapshots_after(table: Table, since_snapshot_id: int, until_snapshot_id: int) -> list[Snapshot]:

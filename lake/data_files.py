@@ -99,7 +99,7 @@ def write_data_files(
     partitions = _partition_columns(spec, schema)
     values = (quote(field.name) if field.name in columns else "NULL" for field in schema.fields)
     casts = (
-        f"CAST({value} AS {_duckdb_type(field.field_type)}) AS {quote(field.name)}"
+        f"CAST({value} AS {duckdb_type(field.field_type)}) AS {quote(field.name)}"
         for value, field in zip(values, schema.fields, strict=True)
     )
     rows = f"SELECT {', '.join(casts)} FROM ({query})"
@@ -156,18 +156,23 @@ def _delete_files_of_write(table: Table, folder: str, write_id: str) -> None:
     )
 
 
-def _duckdb_type(field_type: IcebergType) -> str:
+def duckdb_type(field_type: IcebergType) -> str:
+    """The DuckDB type a column of ``field_type`` is written as.
+
+    Raises:
+        TransformError: the lake cannot write that type.
+    """
     if isinstance(field_type, DecimalType):
         return f"DECIMAL({field_type.precision}, {field_type.scale})"
     if isinstance(field_type, ListType):
-        return f"{_duckdb_type(field_type.element_type)}[]"
+        return f"{duckdb_type(field_type.element_type)}[]"
     if isinstance(field_type, MapType):
-        return f"MAP({_duckdb_type(field_type.key_type)}, {_duckdb_type(field_type.value_type)})"
+        return f"MAP({duckdb_type(field_type.key_type)}, {duckdb_type(field_type.value_type)})"
     if isinstance(field_type, StructType):
-        return f"STRUCT({', '.join(f'{quote(f.name)} {_duckdb_type(f.field_type)}' for f in field_type.fields)})"
-    for iceberg_type, duckdb_type in _PRIMITIVES.items():
+        return f"STRUCT({', '.join(f'{quote(f.name)} {duckdb_type(f.field_type)}' for f in field_type.fields)})"
+    for iceberg_type, name in _PRIMITIVES.items():
         if isinstance(field_type, iceberg_type):
-            return duckdb_type
+            return name
     raise TransformError(f"the lake cannot write Iceberg columns of type {field_type}")
 
 

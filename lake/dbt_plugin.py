@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -33,9 +34,11 @@ from duckdb import CatalogException, DuckDBPyConnection
 from duckdb.func import FunctionNullHandling
 from duckdb.sqltypes import VARCHAR
 from pyiceberg.table import Table
+from pyiceberg.types import DateType, IcebergType, TimestamptzType
 
 from lake.catalog import load_catalog
-from lake.changes import ChangesUnknownError, first_changed_value
+from lake.changes import ChangesUnknownError, first_changed_value, time_column
+from lake.data_files import duckdb_type
 from lake.duck import iceberg_scan_sql, parquet_files_sql, prepare_connection, quote_identifier, register_iceberg_views
 from lake.errors import TransformError
 from lake.materialize import (
@@ -56,10 +59,11 @@ WRITES_TABLE = "lake_dbt.model_writes"
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
 FIRST_CHANGED_FUNCTION = "lake_first_changed"
-"""SQL function ``(model, input, column)``: the earliest ``column`` value among the rows of the lake table ``input``
-that changed since the published snapshot of ``model`` read it, as timestamp text; NULL when none did, and
-:data:`READ_EVERYTHING` when the lake cannot tell."""
-READ_EVERYTHING = "0001-01-01T00:00:00+00:00"
+"""SQL function ``(model, input, column)``: the start (UTC) of the day of the earliest ``column`` value among the rows
+of the lake table ``input`` that changed since the published snapshot of ``model`` read it, as a SQL constant of the
+column's own type (comparing a DATE column with a timestamp would cast every row); a typed NULL when none did, and
+the day of :data:`READ_EVERYTHING` when the lake cannot tell."""
+READ_EVERYTHING = datetime(1, 1, 1, tzinfo=UTC)
 """What changed when the lake cannot tell: every row (not '-infinity', which DuckDB's Iceberg scan cannot prune
 partitions with)."""
 _logger = AdapterLogger("lake")
@@ -172,22 +176,24 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
 
-    def _first_changed(self, model: str, upstream: str, column: str) -> str | None:
+    def _first_changed(self, model: str, upstream: str, column: str) -> str:
         """See :data:`FIRST_CHANGED_FUNCTION`; the inputs a model read are recorded in its snapshot's summary."""
         until = self._snapshots.get(upstream)
         if until is None:
             raise TransformError(f"{model} asks what changed in {upstream}, which is not a lake table with data")
+        table = self._catalog.load_table(upstream)
+        field_type = time_column(table, column)[1]
         try:
             read = inputs_read(self._catalog.load_table(model))
             if upstream not in read:
                 raise ChangesUnknownError(
                     f"its published snapshot does not record which snapshot of {upstream} it read"
                 )
-            first = first_changed_value(self._catalog.load_table(upstream), read[upstream], until, column)
+            first = first_changed_value(table, read[upstream], until, column)
         except ChangesUnknownError as error:
             _logger.info(f"lake: {model} reads every row of {upstream}: {error}")
-            return READ_EVERYTHING
-        return None if first is None else first.isoformat()
+            first = READ_EVERYTHING
+        return day_start_sql(first, field_type)
 
     def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
         table = self._catalog.load_table(staged.table)
@@ -230,6 +236,18 @@ class Plugin(BasePlugin):
                 )
         finally:
             cursor.close()
+
+
+def day_start_sql(moment: datetime | None, field_type: IcebergType) -> str:
+    """A SQL constant of ``field_type`` (a date or timestamp type) for the start of the UTC day of ``moment``; a
+    NULL of that type for none."""
+    sql_type = duckdb_type(field_type)
+    if moment is None:
+        return f"CAST(NULL AS {sql_type})"
+    day = moment.astimezone(UTC).date().isoformat()
+    if isinstance(field_type, DateType):
+        return f"{sql_type} '{day}'"
+    return f"{sql_type} '{day} 00:00:00{'+00:00' if isinstance(field_type, TimestamptzType) else ''}'"
 
 
 def _delta_sql(table: Table, files: Sequence[str], scan_sql: str) -> str:

@@ -3,17 +3,13 @@
       snapshot read it (rows compaction only rewrote do not count): an incremental model partitioned by day
       rebuilds from there, so a late row lands whatever day it belongs to and an unchanged day is not read.
       The start of year 1 (everything) when the lake cannot tell, e.g. the snapshot read then has expired; NULL
-      (no row compares greater or equal) when `upstream` did not change. Rendered as a constant, so the filter
-      prunes the scan of `upstream` to the files of those days. -#}
+      (no row compares greater or equal) when `upstream` did not change. Rendered as a constant of the column's
+      own type (a DATE for a date column), so the filter prunes the scan of `upstream` to the files of those days
+      and no row is cast to compare. -#}
   {%- if not execute -%}
     {{ return("cast(null as timestamptz)") }}
   {%- endif -%}
   {%- set found = run_query("select lake_first_changed('" ~ this.schema ~ "." ~ this.identifier ~ "', '"
                             ~ upstream.schema ~ "." ~ upstream.identifier ~ "', '" ~ column ~ "')") -%}
-  {%- set first = found.columns[0].values()[0] -%}
-  {%- if first is none -%}
-    cast(null as timestamptz)
-  {%- else -%}
-    date_trunc('day', '{{ first }}'::timestamptz)
-  {%- endif -%}
+  {{ found.columns[0].values()[0] }}
 {%- endmacro %}
