@@ -11,13 +11,14 @@ the snapshot added: the project's ``get_where_subquery`` points the model's test
 published passed their tests when they were written. A full-replace model whose query and inputs (the snapshot
 of every table it reads, see :mod:`lake.query_inputs`) are those its published snapshot was written from is not
 written again: it is recorded as ``unchanged``, its view reads the published snapshot and its tests have no new
-rows to read. Every write records the snapshot of each table it read; the SQL function ``lake_first_changed`` (macro
-``first_changed_day``) tells an incremental model from which event time its input changed since then
-(:mod:`lake.changes`). The project's ``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots
-whose tests passed.
+rows to read. Every write records the snapshot of each table it read; the macro ``first_changed_day`` asks the
+plugin from which day an incremental model's input changed since then (:mod:`lake.changes`). The project's
+``on-run-end`` hook calls :meth:`Plugin.store` again to publish the snapshots whose tests passed.
 
-dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``; the ``action`` key of the config
-it passes says which of the two jobs to do.
+dbt-duckdb offers plugins one way in from a macro, ``adapter.store_relation``: the ``action`` key of the config
+dict it passes says which job to do, and the plugin answers in that same dict, which the macro reads after the
+call (see :data:`ACTIONS`). Asking so costs microseconds; a query through dbt's adapter costs milliseconds of
+dbt's own bookkeeping, and the tests of a build ask once each.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt.adapters.events.logging import AdapterLogger
 from duckdb import CatalogException, DuckDBPyConnection
-from duckdb.func import FunctionNullHandling
-from duckdb.sqltypes import VARCHAR
 from pyiceberg.table import Table
 from pyiceberg.types import DateType, IcebergType, TimestamptzType
 
@@ -58,11 +57,18 @@ WRITES_TABLE = "lake_dbt.model_writes"
 """One row per model written in this dbt invocation (the DuckDB database lives as long as the invocation)."""
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
-FIRST_CHANGED_FUNCTION = "lake_first_changed"
-"""SQL function ``(model, input, column)``: the start (UTC) of the day of the earliest ``column`` value among the rows
-of the lake table ``input`` that changed since the published snapshot of ``model`` read it, as a SQL constant of the
-column's own type (comparing a DATE column with a timestamp would cast every row); a typed NULL when none did, and
-the day of :data:`READ_EVERYTHING` when the lake cannot tell."""
+ACTIONS = {
+    "write": "write the model's `sql` as a staged snapshot; answers `staged`: status, snapshot_id, rows_written and "
+    "scan_sql (the snapshot's scan)",
+    "delta": "answers `delta`: the rows this invocation's incremental write of `relation` added, as a subquery "
+    "(none when it was not written incrementally, or with `added_files_only` when it added no file)",
+    "first_changed": "answers `sql`: the start (UTC) of the day of the earliest `column` value among the rows of "
+    "`upstream` that changed since the published snapshot of `model` read it, as a constant of the column's own type "
+    "(comparing a DATE column with a timestamp would cast every row); a typed NULL when none did, and the first day "
+    "of READ_EVERYTHING when the lake cannot tell",
+    "publish": "publish the models of `succeeded` not in `rejected`, hold back the others",
+}
+"""What a macro can ask :meth:`Plugin.store` (the config's ``action``), and what it answers in the config."""
 READ_EVERYTHING = datetime(1, 1, 1, tzinfo=UTC)
 """What changed when the lake cannot tell: every row (not '-infinity', which DuckDB's Iceberg scan cannot prune
 partitions with)."""
@@ -94,14 +100,6 @@ class Plugin(BasePlugin):
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET temp_directory = ?", [str(spill)])
         self._snapshots = register_iceberg_views(conn, self._catalog)
-        conn.create_function(
-            FIRST_CHANGED_FUNCTION,
-            self._first_changed,
-            [VARCHAR] * 3,
-            VARCHAR,
-            null_handling=FunctionNullHandling.SPECIAL,
-            side_effects=True,
-        )
         self._unstable = unstable_functions(conn)
         conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
         conn.execute(
@@ -118,28 +116,34 @@ class Plugin(BasePlugin):
         cursor.execute(f"SET VARIABLE {PII_KEY_VARIABLE} = ?", [self._pii_key])
 
     def store(self, target_config: TargetConfig) -> None:
-        """Do what the macro asked: ``write`` one model, or ``publish`` the models whose tests passed.
+        """Do what the macro asked (one of :data:`ACTIONS`) and put the answer in its config.
 
         Raises:
-            TransformError: an unknown action, or the write or publish failed (the message says why).
+            TransformError: an unknown action, or the action failed (the message says why).
         """
         config = target_config.config
         action = config.get("action")
         if action == "write":
-            self._write_model(target_config)
+            config["staged"] = self._write_model(target_config)
+        elif action == "delta":
+            config["delta"] = self._incremental_delta(
+                config["invocation_id"], config["relation"], bool(config.get("added_files_only"))
+            )
+        elif action == "first_changed":
+            config["sql"] = self._first_changed(config["model"], config["upstream"], config["column"])
         elif action == "publish":
             self._publish_models(config["invocation_id"], set(config["succeeded"]), set(config["rejected"]))
         else:
-            raise TransformError(f"lake plugin action must be 'write' or 'publish', not {action!r}")
+            raise TransformError(f"lake plugin action must be one of {', '.join(ACTIONS)}, not {action!r}")
 
     def _cursor(self) -> DuckDBPyConnection:
         if self._conn is None:
-            raise TransformError("the lake plugin was asked to write before dbt opened its DuckDB connection")
+            raise TransformError("the lake plugin was asked to act before dbt opened its DuckDB connection")
         cursor = self._conn.cursor()
         self.configure_cursor(cursor)
         return cursor
 
-    def _write_model(self, target_config: TargetConfig) -> None:
+    def _write_model(self, target_config: TargetConfig) -> dict[str, Any]:
         config = target_config.config
         relation = target_config.relation
         identifier = f"{relation.schema}.{relation.identifier}"
@@ -167,7 +171,7 @@ class Plugin(BasePlugin):
                 properties=properties,
             )
             self._snapshots[identifier] = staged.snapshot_id
-            self._log_write(cursor, config["invocation_id"], config["model"], staged)
+            return self._log_write(cursor, config["invocation_id"], config["model"], staged)
         except CatalogException as error:
             raise TransformError(
                 f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
@@ -176,8 +180,21 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
 
+    def _incremental_delta(self, invocation_id: str, relation: str, added_files_only: bool) -> str | None:
+        """See :data:`ACTIONS` (``delta``)."""
+        cursor = self._cursor()
+        try:
+            row = cursor.execute(
+                f"SELECT delta_sql FROM {WRITES_TABLE} WHERE incremental AND invocation_id = ? AND relation = ?"
+                f"{' AND files_added > 0' if added_files_only else ''}",
+                [invocation_id, relation],
+            ).fetchone()
+        finally:
+            cursor.close()
+        return row[0] if row else None
+
     def _first_changed(self, model: str, upstream: str, column: str) -> str:
-        """See :data:`FIRST_CHANGED_FUNCTION`; the inputs a model read are recorded in its snapshot's summary."""
+        """See :data:`ACTIONS` (``first_changed``); the inputs a model read are recorded in its snapshot's summary."""
         until = self._snapshots.get(upstream)
         if until is None:
             raise TransformError(f"{model} asks what changed in {upstream}, which is not a lake table with data")
@@ -195,10 +212,14 @@ class Plugin(BasePlugin):
             first = READ_EVERYTHING
         return day_start_sql(first, field_type)
 
-    def _log_write(self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite) -> None:
+    def _log_write(
+        self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite
+    ) -> dict[str, Any]:
+        """Record the write in :data:`WRITES_TABLE`; returns what the materialization reports and reads."""
         table = self._catalog.load_table(staged.table)
         scan = iceberg_scan_sql(table, staged.snapshot_id)
         incremental = staged.strategy != "table"
+        status = UNCHANGED if staged.strategy == UNCHANGED else "staged"
         cursor.execute(
             f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -215,9 +236,15 @@ class Plugin(BasePlugin):
                 scan,
                 incremental,
                 _delta_sql(table, staged.added_files, scan) if incremental else None,
-                UNCHANGED if staged.strategy == UNCHANGED else "staged",
+                status,
             ],
         )
+        return {
+            "status": status,
+            "snapshot_id": staged.snapshot_id,
+            "rows_written": staged.rows_written,
+            "scan_sql": scan,
+        }
 
     def _publish_models(self, invocation_id: str, succeeded: set[str], rejected: set[str]) -> None:
         cursor = self._cursor()

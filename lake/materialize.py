@@ -1,7 +1,7 @@
 """Write a query result into an Iceberg table as one staged snapshot, then publish it or hold it back.
 
 This is write-audit-publish on Iceberg branches: every write lands on the table's ``audit`` branch, reset to
-the published head (``main``) first, as exactly one snapshot whose parent is that head. Readers of ``main``
+the published head (``main``) in the same commit, as exactly one snapshot whose parent is that head. Readers of ``main``
 (Feast, training, BI) see nothing until :func:`publish_staged_snapshot` fast-forwards ``main`` to it, which
 happens only once the model's tests passed. A held-back snapshot stays on the ``audit`` branch for inspection.
 
@@ -28,6 +28,7 @@ from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.transforms import parse_transform
 
 from lake.catalog import list_table_names
@@ -103,13 +104,13 @@ def write_staged_snapshot(
         table = _evolve_schema_for_replace(table, schema)
     else:
         _check_compatible(table, schema)
-    base = table.current_snapshot()
-    _reset_audit_branch(table, base)
-    table = catalog.load_table(identifier)
+    base = _published_head(table)
     added: list[DataFile] = []
     committing = False
     try:
         with table.transaction() as txn:
+            # one commit: the audit branch is reset to the published head and the snapshot written on it
+            ManageSnapshots(txn).create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
             snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
             producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
             rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
@@ -131,12 +132,11 @@ def write_staged_snapshot(
         if not committing or isinstance(error, CommitFailedException):
             delete_data_files(table, [data_file.file_path for data_file in added])
         raise
-    table = catalog.load_table(identifier)
     return StagedWrite(
         table=identifier,
         strategy=strategy,
-        snapshot_id=table.metadata.refs[AUDIT_BRANCH].snapshot_id,
-        published_snapshot_id=base.snapshot_id if base else None,
+        snapshot_id=table.metadata.refs[AUDIT_BRANCH].snapshot_id,  # the commit updated ``table`` in place
+        published_snapshot_id=base.snapshot_id,
         rows_written=rows_written,
         files_added=len(added),
         files_removed=len(removed),
@@ -301,15 +301,13 @@ def _check_compatible(table: Table, schema: pa.Schema) -> None:
         ) from None
 
 
-def _reset_audit_branch(table: Table, base: Snapshot | None) -> None:
+def _published_head(table: Table) -> Snapshot:
+    base = table.current_snapshot()
     if base is None:
         raise TransformError(
             f"table {'.'.join(table.name())} has no snapshot on main to stage a write on; drop it or write one"
         )
-    manage = table.manage_snapshots()
-    if AUDIT_BRANCH in table.metadata.refs:
-        manage = manage.remove_branch(AUDIT_BRANCH)
-    manage.create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
+    return base
 
 
 def _data_files(table: Table, snapshot: Snapshot | None) -> list[DataFile]:

@@ -69,6 +69,21 @@ def test_a_staged_write_is_invisible_until_published(catalog: Catalog) -> None:
     assert _published(catalog) == [("c", 1, 2)]
 
 
+def test_a_write_over_a_held_back_one_is_one_catalog_commit_on_the_published_head(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table")
+    held_back = write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["b"], day=1)), "append")
+    commits = len(catalog.load_table(TABLE).metadata.metadata_log)
+
+    staged = write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["c"], day=1)), "append")
+
+    table = catalog.load_table(TABLE)
+    assert len(table.metadata.metadata_log) == commits + 1
+    assert table.snapshot_by_id(staged.snapshot_id).parent_snapshot_id == table.current_snapshot().snapshot_id
+    assert table.current_snapshot().snapshot_id != held_back.snapshot_id
+    publish_staged_snapshot(catalog, TABLE, staged.snapshot_id)
+    assert _published(catalog) == [("a", 1, 1), ("c", 1, 1)]
+
+
 def test_full_replace_is_one_overwrite_snapshot(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a", "b"], day=1), "table")
     snapshots_before = len(catalog.load_table(TABLE).metadata.snapshots)

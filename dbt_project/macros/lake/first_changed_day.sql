@@ -9,7 +9,8 @@
   {%- if not execute -%}
     {{ return("cast(null as timestamptz)") }}
   {%- endif -%}
-  {%- set found = run_query("select lake_first_changed('" ~ this.schema ~ "." ~ this.identifier ~ "', '"
-                            ~ upstream.schema ~ "." ~ upstream.identifier ~ "', '" ~ column ~ "')") -%}
-  {{ found.columns[0].values()[0] }}
+  {{ lake_plugin({
+      'action': 'first_changed', 'model': this.schema ~ '.' ~ this.identifier,
+      'upstream': upstream.schema ~ '.' ~ upstream.identifier, 'column': column,
+  })['sql'] }}
 {%- endmacro %}

@@ -7,9 +7,8 @@
   {% if not execute or relation is string %}
     {{ return(none) }}
   {% endif %}
-  {% set found = run_query(
-      "select delta_sql from lake_dbt.model_writes where incremental and invocation_id = '" ~ invocation_id
-      ~ "' and relation = '" ~ relation.schema ~ "." ~ relation.identifier ~ "'"
-      ~ (" and files_added > 0" if added_files_only else "")) %}
-  {{ return(found.columns[0].values()[0] if found.rows | length else none) }}
+  {{ return(lake_plugin({
+      'action': 'delta', 'invocation_id': invocation_id, 'relation': relation.schema ~ '.' ~ relation.identifier,
+      'added_files_only': added_files_only,
+  })['delta']) }}
 {% endmacro %}

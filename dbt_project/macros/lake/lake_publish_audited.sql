@@ -15,7 +15,7 @@
         {% do rejected.extend([node.attached_node] if node.attached_node else node.depends_on.nodes) %}
       {% endif %}
     {% endfor %}
-    {% do adapter.store_relation('lake', none, [], '', 'iceberg', {
+    {% do lake_plugin({
         'action': 'publish', 'invocation_id': invocation_id, 'succeeded': succeeded, 'rejected': rejected,
     }) %}
     {% set outcome = run_query(

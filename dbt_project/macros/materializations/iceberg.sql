@@ -17,7 +17,7 @@
   {%- set target = this.incorporate(type='view') -%}
 
   {{ run_hooks(pre_hooks) }}
-  {% do adapter.store_relation('lake', target, [], '', 'iceberg', {
+  {%- set staged = lake_plugin({
       'action': 'write',
       'sql': compiled_code,
       'strategy': effective,
@@ -26,19 +26,18 @@
       'skip_unchanged': effective == 'table' and not should_full_refresh() and config.get('skip_unchanged', true),
       'invocation_id': invocation_id,
       'model': model.unique_id,
-  }) %}
-  {%- set staged = run_query(lake_staged_write_sql(model.unique_id)) -%}
-  {% if staged.columns['status'].values()[0] == 'unchanged' %}
+  }, relation=target)['staged'] -%}
+  {% if staged['status'] == 'unchanged' %}
     {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " unchanged: its SQL and inputs are those of "
-           ~ "published snapshot " ~ staged.columns['snapshot_id'].values()[0] ~ ", not written again", info=True) }}
+           ~ "published snapshot " ~ staged['snapshot_id'] ~ ", not written again", info=True) }}
   {% else %}
     {{ log("lake: " ~ target.schema ~ "." ~ target.identifier ~ " " ~ effective ~ ": "
-           ~ staged.columns['rows_written'].values()[0] ~ " rows staged as snapshot "
-           ~ staged.columns['snapshot_id'].values()[0], info=True) }}
+           ~ staged['rows_written'] ~ " rows staged as snapshot "
+           ~ staged['snapshot_id'], info=True) }}
   {% endif %}
   {% do adapter.create_schema(target) %}
   {% call statement('main') -%}
-    create or replace view {{ target }} as select * from {{ staged.columns['scan_sql'].values()[0] }}
+    create or replace view {{ target }} as select * from {{ staged['scan_sql'] }}
   {%- endcall %}
   {{ run_hooks(post_hooks) }}
   {% do adapter.commit() %}
