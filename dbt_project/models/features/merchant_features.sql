@@ -4,7 +4,8 @@
     day, known at the start of the next (feature_timestamp). Chargebacks count on the day they were reported.
     An incremental run rebuilds, from 29 days of daily aggregates, the last published day (chargebacks reported
     since) and every later one, or from the first day whose transactions changed if that is earlier (a late
-    row). -#}
+    row). The window orders days by their number: a RANGE frame over integers is faster than one of intervals
+    over dates. -#}
 
 {% set since %}
     {%- if is_incremental() -%}
@@ -48,7 +49,7 @@ rolling as (
         cast(sum(chargeback_count) over last_30d as bigint) as merchant_chargebacks_30d
     from daily
     window last_30d as (
-        partition by merchant_id order by activity_date range between interval 29 day preceding and current row
+        partition by merchant_id order by activity_date - date '1970-01-01' range between 29 preceding and current row
     )
 )
 
