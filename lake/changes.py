@@ -71,7 +71,7 @@ def time_column(table: Table, column: str) -> tuple[int, TimeColumnType]:
         TransformError: ``column`` is of another type.
     """
     field = table.schema().find_field(column, case_sensitive=False)
-    if not isinstance(field.field_type, DateType | TimestampType | TimestamptzType):
+    if not isinstance(field.field_type, TimeColumnType):
         raise TransformError(f"{'.'.join(table.name())}.{column} is {field.field_type}, not a date or timestamp")
     return field.field_id, field.field_type
 

@@ -1,9 +1,9 @@
 """Write a query result into an Iceberg table as one staged snapshot, then publish it or hold it back.
 
-This is write-audit-publish on Iceberg branches: every write lands on the table's ``audit`` branch, reset to
-the published head (``main``) in the same commit, as exactly one snapshot whose parent is that head. Readers of ``main``
-(Feast, training, BI) see nothing until :func:`publish_staged_snapshot` fast-forwards ``main`` to it, which
-happens only once the model's tests passed. A held-back snapshot stays on the ``audit`` branch for inspection.
+This is write-audit-publish on Iceberg branches: every write is one commit that resets the table's ``audit``
+branch to the published head (``main``) and adds exactly one snapshot on it, whose parent is that head. Readers
+of ``main`` (Feast, training, BI) see nothing until :func:`publish_staged_snapshot` fast-forwards ``main`` to it,
+which happens only once the model's tests passed. A held-back snapshot stays on the ``audit`` branch for inspection.
 
 Strategies (dbt's names): ``table`` replaces every file, ``append`` adds files, ``insert_overwrite`` replaces
 the partitions the new rows fall in, ``merge`` rewrites the files holding rows whose ``unique_key`` comes
