@@ -24,11 +24,10 @@ with transactions_daily as (
     where activity_date >= {{ since }} - interval 29 day
 ),
 
-rolling as (
+sums as (
     select
         {{ current }}customer_id,
         {{ current }}activity_date as feature_date,
-        cast({{ current }}activity_date + interval 1 day as timestamptz) as feature_timestamp,
         cast(sum({{ row }}tx_count) {{ frame }} as bigint) as customer_tx_count_30d,
         cast(sum({{ row }}amount_sum_cents) {{ frame }} as bigint) as customer_amount_sum_30d_cents
     {% if is_incremental() %}
@@ -42,6 +41,12 @@ rolling as (
     from transactions_daily
     window last_30d as (partition by customer_id order by day_number range between 29 preceding and current row)
     {% endif %}
+),
+
+-- the time a day's sums become known, computed per result row (in the group by above, every joined row would)
+rolling as (
+    select *, cast(feature_date + interval 1 day as timestamptz) as feature_timestamp
+    from sums
 ),
 
 cards_held as (
