@@ -4,8 +4,8 @@ DuckDB is only the compute: when dbt opens its connection, every Iceberg table o
 over ``iceberg_scan`` of its published snapshot, so ``source()`` and ``ref()`` read the lake directly with
 filters pushed into the scan. The project's ``iceberg`` materialization hands each model's SQL to
 :meth:`Plugin.store`, which streams the result into the model's Iceberg table as a staged snapshot
-(:mod:`lake.materialize`) and records it in ``lake_dbt.model_writes``; the materialization then points the
-model's view at that snapshot, so downstream models and tests read exactly what was written. For an incremental
+(:mod:`lake.materialize`) and keeps a record of it for the rest of the invocation; the materialization then points
+the model's view at that snapshot, so downstream models and tests read exactly what was written. For an incremental
 write (``append``, ``merge``, ``insert_overwrite``) it also records ``delta_sql``, a scan of only the data files
 the snapshot added: the project's ``get_where_subquery`` points the model's tests at it, since the rows already
 published passed their tests when they were written. A full-replace model whose query and inputs (the snapshot
@@ -24,7 +24,9 @@ dbt's own bookkeeping, and the tests of a build ask once each.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,8 +55,6 @@ from lake.materialize import (
 from lake.query_inputs import query_fingerprint, query_inputs, unstable_functions
 from lake.settings import load_settings
 
-WRITES_TABLE = "lake_dbt.model_writes"
-"""One row per model written in this dbt invocation (the DuckDB database lives as long as the invocation)."""
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
 ACTIONS = {
@@ -66,13 +66,26 @@ ACTIONS = {
     "`upstream` that changed since the published snapshot of `model` read it, as a constant of the column's own type "
     "(comparing a DATE column with a timestamp would cast every row); a typed NULL when none did, and the first day "
     "of READ_EVERYTHING when the lake cannot tell",
-    "publish": "publish the models of `succeeded` not in `rejected`, hold back the others",
+    "publish": "publish the models of `succeeded` not in `rejected`, hold back the others; answers `outcome`: "
+    "relation, status (published, held back or unchanged), snapshot_id and published_snapshot_id of each write",
 }
 """What a macro can ask :meth:`Plugin.store` (the config's ``action``), and what it answers in the config."""
 READ_EVERYTHING = datetime(1, 1, 1, tzinfo=UTC)
 """What changed when the lake cannot tell: every row (not '-infinity', which DuckDB's Iceberg scan cannot prune
 partitions with)."""
 _logger = AdapterLogger("lake")
+
+
+@dataclass
+class _ModelWrite:
+    """A model's write in the current invocation, as later actions need it."""
+
+    model: str
+    staged: StagedWrite
+    delta_sql: str | None
+    """The rows an incremental write added (see :func:`_delta_sql`); ``None`` for a full replace."""
+    status: str
+    """``staged`` or ``unchanged``; after the publish action ``published`` or ``held back``."""
 
 
 class Plugin(BasePlugin):
@@ -91,9 +104,12 @@ class Plugin(BasePlugin):
         self._conn: DuckDBPyConnection | None = None
         self._snapshots: dict[str, int] = {}
         self._unstable: frozenset[str] = frozenset()
+        self._invocation: str | None = None
+        self._writes: dict[str, _ModelWrite] = {}
+        self._writes_lock = threading.Lock()
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        """Load the bundled extensions, expose every Iceberg table as a view and create the write log."""
+        """Load the bundled extensions and expose every Iceberg table as a view."""
         prepare_connection(conn, self._settings)
         spill = self._settings.home / "tmp" / "duckdb"
         spill.mkdir(parents=True, exist_ok=True)
@@ -101,13 +117,6 @@ class Plugin(BasePlugin):
         conn.execute("SET temp_directory = ?", [str(spill)])
         self._snapshots = register_iceberg_views(conn, self._catalog)
         self._unstable = unstable_functions(conn)
-        conn.execute("CREATE SCHEMA IF NOT EXISTS lake_dbt")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (invocation_id VARCHAR, model VARCHAR, relation VARCHAR, "
-            "strategy VARCHAR, snapshot_id BIGINT, published_snapshot_id BIGINT, rows_written BIGINT, "
-            "files_added INTEGER, files_removed INTEGER, seconds DOUBLE, scan_sql VARCHAR, incremental BOOLEAN, "
-            "delta_sql VARCHAR, status VARCHAR)"
-        )
         self._conn = conn
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
@@ -132,7 +141,9 @@ class Plugin(BasePlugin):
         elif action == "first_changed":
             config["sql"] = self._first_changed(config["model"], config["upstream"], config["column"])
         elif action == "publish":
-            self._publish_models(config["invocation_id"], set(config["succeeded"]), set(config["rejected"]))
+            config["outcome"] = self._publish_models(
+                config["invocation_id"], set(config["succeeded"]), set(config["rejected"])
+            )
         else:
             raise TransformError(f"lake plugin action must be one of {', '.join(ACTIONS)}, not {action!r}")
 
@@ -171,7 +182,7 @@ class Plugin(BasePlugin):
                 properties=properties,
             )
             self._snapshots[identifier] = staged.snapshot_id
-            return self._log_write(cursor, config["invocation_id"], config["model"], staged)
+            return self._record_write(config["invocation_id"], config["model"], staged)
         except CatalogException as error:
             raise TransformError(
                 f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
@@ -180,18 +191,19 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
 
+    def _writes_of(self, invocation_id: str) -> dict[str, _ModelWrite]:
+        """The writes of invocation ``invocation_id`` by relation; a new invocation starts with none."""
+        with self._writes_lock:
+            if invocation_id != self._invocation:
+                self._invocation, self._writes = invocation_id, {}
+            return self._writes
+
     def _incremental_delta(self, invocation_id: str, relation: str, added_files_only: bool) -> str | None:
         """See :data:`ACTIONS` (``delta``)."""
-        cursor = self._cursor()
-        try:
-            row = cursor.execute(
-                f"SELECT delta_sql FROM {WRITES_TABLE} WHERE incremental AND invocation_id = ? AND relation = ?"
-                f"{' AND files_added > 0' if added_files_only else ''}",
-                [invocation_id, relation],
-            ).fetchone()
-        finally:
-            cursor.close()
-        return row[0] if row else None
+        write = self._writes_of(invocation_id).get(relation)
+        if write is None or (added_files_only and not write.staged.files_added):
+            return None
+        return write.delta_sql
 
     def _first_changed(self, model: str, upstream: str, column: str) -> str:
         """See :data:`ACTIONS` (``first_changed``); the inputs a model read are recorded in its snapshot's summary."""
@@ -212,33 +224,13 @@ class Plugin(BasePlugin):
             first = READ_EVERYTHING
         return day_start_sql(first, field_type)
 
-    def _log_write(
-        self, cursor: DuckDBPyConnection, invocation_id: str, model: str, staged: StagedWrite
-    ) -> dict[str, Any]:
-        """Record the write in :data:`WRITES_TABLE`; returns what the materialization reports and reads."""
+    def _record_write(self, invocation_id: str, model: str, staged: StagedWrite) -> dict[str, Any]:
+        """Keep the write for the invocation's later actions; returns what the materialization reports and reads."""
         table = self._catalog.load_table(staged.table)
         scan = iceberg_scan_sql(table, staged.snapshot_id)
-        incremental = staged.strategy != "table"
         status = UNCHANGED if staged.strategy == UNCHANGED else "staged"
-        cursor.execute(
-            f"INSERT INTO {WRITES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                invocation_id,
-                model,
-                staged.table,
-                staged.strategy,
-                staged.snapshot_id,
-                staged.published_snapshot_id,
-                staged.rows_written,
-                staged.files_added,
-                staged.files_removed,
-                staged.seconds,
-                scan,
-                incremental,
-                _delta_sql(table, staged.added_files, scan) if incremental else None,
-                status,
-            ],
-        )
+        delta = _delta_sql(table, staged.added_files, scan) if staged.strategy != "table" else None
+        self._writes_of(invocation_id)[staged.table] = _ModelWrite(model, staged, delta, status)
         return {
             "status": status,
             "snapshot_id": staged.snapshot_id,
@@ -246,23 +238,24 @@ class Plugin(BasePlugin):
             "scan_sql": scan,
         }
 
-    def _publish_models(self, invocation_id: str, succeeded: set[str], rejected: set[str]) -> None:
-        cursor = self._cursor()
-        try:
-            written = cursor.execute(
-                f"SELECT model, relation, snapshot_id FROM {WRITES_TABLE} WHERE invocation_id = ? AND status = ?",
-                [invocation_id, "staged"],
-            ).fetchall()
-            for model, relation, snapshot_id in written:
-                publish = model in succeeded and model not in rejected
+    def _publish_models(self, invocation_id: str, succeeded: set[str], rejected: set[str]) -> list[dict[str, Any]]:
+        """See :data:`ACTIONS` (``publish``)."""
+        outcome = []
+        for relation, write in sorted(self._writes_of(invocation_id).items()):
+            if write.status == "staged":
+                publish = write.model in succeeded and write.model not in rejected
                 if publish:
-                    publish_staged_snapshot(self._catalog, relation, snapshot_id)
-                cursor.execute(
-                    f"UPDATE {WRITES_TABLE} SET status = ? WHERE invocation_id = ? AND model = ?",
-                    ["published" if publish else "held back", invocation_id, model],
-                )
-        finally:
-            cursor.close()
+                    publish_staged_snapshot(self._catalog, relation, write.staged.snapshot_id)
+                write.status = "published" if publish else "held back"
+            outcome.append(
+                {
+                    "relation": relation,
+                    "status": write.status,
+                    "snapshot_id": write.staged.snapshot_id,
+                    "published_snapshot_id": write.staged.published_snapshot_id,
+                }
+            )
+        return outcome
 
 
 def day_start_sql(moment: datetime | None, field_type: IcebergType) -> str:

@@ -144,3 +144,11 @@ def test_a_passing_build_publishes_again(planted: PlantedRuns) -> None:
     assert BAD_ID not in published["transaction_id"].to_pylist()
     assert published["transaction_id"].to_pylist().count(PUBLISHED_ID) == 1
     assert published.num_rows > planted.contents[GUARDED[0]].num_rows
+
+
+def test_the_publish_step_names_what_it_held_back(planted: PlantedRuns) -> None:
+    log = (planted.lake.work / "logs" / "dbt.log").read_text()
+    staged, skipped = GUARDED[0], GUARDED[1]
+    assert log.count(f"lake: HELD BACK {staged} (its tests failed") == len(PLANTS)
+    assert log.count(f"lake: published {staged} at snapshot") == 2  # the first build and the fixed one
+    assert f"lake: HELD BACK {skipped}" not in log  # skipped after the failure, so never written

@@ -15,20 +15,19 @@
         {% do rejected.extend([node.attached_node] if node.attached_node else node.depends_on.nodes) %}
       {% endif %}
     {% endfor %}
-    {% do lake_plugin({
+    {% set outcome = lake_plugin({
         'action': 'publish', 'invocation_id': invocation_id, 'succeeded': succeeded, 'rejected': rejected,
-    }) %}
-    {% set outcome = run_query(
-        "select relation, status, snapshot_id, published_snapshot_id from lake_dbt.model_writes"
-        ~ " where invocation_id = '" ~ invocation_id ~ "' order by relation") %}
-    {% for row in outcome %}
-      {% if row[1] == 'published' %}
-        {{ log("lake: published " ~ row[0] ~ " at snapshot " ~ row[2], info=True) }}
-      {% elif row[1] == 'unchanged' %}
-        {{ log("lake: unchanged " ~ row[0] ~ " (same SQL and inputs): still at snapshot " ~ row[2], info=True) }}
+    })['outcome'] %}
+    {% for write in outcome %}
+      {% if write.status == 'published' %}
+        {{ log("lake: published " ~ write.relation ~ " at snapshot " ~ write.snapshot_id, info=True) }}
+      {% elif write.status == 'unchanged' %}
+        {{ log("lake: unchanged " ~ write.relation ~ " (same SQL and inputs): still at snapshot " ~ write.snapshot_id,
+               info=True) }}
       {% else %}
-        {{ log("lake: HELD BACK " ~ row[0] ~ " (its tests failed or it did not finish): readers still see snapshot "
-               ~ row[3] ~ "; the rejected write is snapshot " ~ row[2] ~ " on branch 'audit'", info=True) }}
+        {{ log("lake: HELD BACK " ~ write.relation ~ " (its tests failed or it did not finish): readers still see "
+               ~ "snapshot " ~ write.published_snapshot_id ~ "; the rejected write is snapshot " ~ write.snapshot_id
+               ~ " on branch 'audit'", info=True) }}
       {% endif %}
     {% endfor %}
   {% endif %}
