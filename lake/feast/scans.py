@@ -1,10 +1,11 @@
 """What the lake offline store reads through: Iceberg tables of ``IcebergSource``s, scanned by DuckDB.
 
-Setting up is the expensive part of a small read: loading DuckDB's iceberg, avro and httpfs extensions takes
-about 0.6 s per connection and building a pyiceberg catalog client opens a database engine. So one in-memory
-DuckDB database per process keeps the extensions loaded and every read gets its own cursor on it (cursors
-share the loaded extensions and S3 secret but not registered tables), and each distinct catalog of the
-sources is built once per process (``load_table`` still reads the table's current metadata every time).
+Setting up is the expensive part of a small read: loading DuckDB's iceberg and avro extensions (and httpfs for
+an S3 warehouse) takes tenths of a second per connection and building a pyiceberg catalog client opens a
+database engine. So one in-memory DuckDB database per process keeps the extensions loaded and every read gets
+its own cursor on it (cursors share the loaded extensions and S3 secret but not registered tables), and each
+distinct catalog of the sources is built once per process (``load_table`` still reads the table's current
+metadata every time).
 """
 
 from __future__ import annotations

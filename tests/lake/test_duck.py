@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
-from lake.duck import connect
+from lake.duck import S3_EXTENSION, connect
 from lake.settings import Settings, load_settings
 
 
@@ -27,6 +28,7 @@ def test_s3_settings_become_the_secret_duckdb_picks_for_the_warehouse(endpoint: 
         },
     )
     con = connect(settings)
+    assert _loaded(con, S3_EXTENSION)
     assert con.execute("SELECT name FROM which_secret('s3://lake/warehouse/raw/t.parquet', 's3')").fetchone() == (
         "lakeforge_s3",
     )
@@ -36,6 +38,13 @@ def test_s3_settings_become_the_secret_duckdb_picks_for_the_warehouse(endpoint: 
     assert (fields["key_id"], fields["region"]) == ("key-id", "eu-west-3")
 
 
-def test_a_local_warehouse_gets_no_s3_secret(settings: Settings) -> None:
+def test_a_local_warehouse_gets_no_s3_secret_nor_s3_reader(settings: Settings) -> None:
     con = connect(settings)
     assert con.execute("SELECT count(*) FROM duckdb_secrets()").fetchone() == (0,)
+    assert not _loaded(con, S3_EXTENSION)
+
+
+def _loaded(con: duckdb.DuckDBPyConnection, extension: str) -> bool:
+    return con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [extension]).fetchone() == (
+        True,
+    )
