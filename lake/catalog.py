@@ -9,11 +9,16 @@ from urllib.parse import urlparse
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
-from pyiceberg.table import Table
+from pyiceberg.table import Table, TableProperties
 from sqlalchemy.exc import OperationalError
 
 from lake.errors import CatalogError
 from lake.settings import NAMESPACES, Settings, get_settings
+
+MERGED_MANIFESTS = {TableProperties.MANIFEST_MERGE_ENABLED: "true"}
+"""Created into every table the lake appends to, whose appends then use ``merge_append``: each commit adds a
+manifest and every scan plan reads them all, so once a table holds ``commit.manifest.min-count-to-merge`` of them
+(100 by default) an append merges them, as Iceberg's own writers do. pyiceberg leaves merging off by default."""
 
 
 def load_catalog(settings: Settings | None = None) -> Catalog:

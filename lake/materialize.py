@@ -31,7 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.transforms import parse_transform
 
-from lake.catalog import list_table_names
+from lake.catalog import MERGED_MANIFESTS, list_table_names
 from lake.data_files import delete_data_files, write_data_files
 from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
@@ -112,7 +112,7 @@ def write_staged_snapshot(
             # one commit: the audit branch is reset to the published head and the snapshot written on it
             ManageSnapshots(txn).create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
             snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
-            producer = snapshot.fast_append() if strategy == "append" else snapshot.overwrite()
+            producer = snapshot.merge_append() if strategy == "append" else snapshot.overwrite()
             rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
             live = _data_files(table, base)
             removed = _files_replaced(strategy, live, added)
@@ -263,7 +263,7 @@ def _load_or_create_table(catalog: Catalog, identifier: str, schema: pa.Schema, 
     for column, _ in fields:
         if column not in schema.names:
             raise TransformError(f"partition column {column!r} of {identifier} is not a result column")
-    with catalog.create_table_transaction(identifier, schema=schema) as txn:
+    with catalog.create_table_transaction(identifier, schema=schema, properties=MERGED_MANIFESTS) as txn:
         if fields:
             with txn.update_spec() as spec:
                 for column, transform in fields:

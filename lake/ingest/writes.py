@@ -27,6 +27,8 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
+from lake.catalog import MERGED_MANIFESTS
+
 logger = logging.getLogger(__name__)
 
 BATCH_PROPERTY = "lakeforge.batch-id"
@@ -37,12 +39,13 @@ WRITE_THREADS = 2
 """Chunks written at once; Parquet encoding releases the GIL, so they run beside reading and checking."""
 WRITES_IN_FLIGHT = 3
 """Chunks handed to the writer and not yet written (bounds memory)."""
-COMMIT_RETRY_PROPERTIES = {
+RAW_TABLE_PROPERTIES = {
     "commit.retry.num-retries": "30",
     "commit.retry.min-wait-ms": "20",
     "commit.retry.max-wait-ms": "2000",
+    **MERGED_MANIFESTS,
 }
-"""Generous retries: several ingest processes may append to the same table at once."""
+"""Generous retries (several ingest processes may append to the same table at once), and merged manifests."""
 _SCHEMA_RETRIES = 10
 
 
@@ -51,7 +54,7 @@ def create_table_if_missing(
 ) -> Table:
     """Load ``name``, creating it with this schema and spec first if it does not exist (safe under races)."""
     return catalog.create_table_if_not_exists(
-        name, schema=schema, partition_spec=partition_spec, properties=COMMIT_RETRY_PROPERTIES
+        name, schema=schema, partition_spec=partition_spec, properties=RAW_TABLE_PROPERTIES
     )
 
 
@@ -136,7 +139,7 @@ def commit_data_files(
         The id of the new snapshot.
     """
     properties = {BATCH_PROPERTY: batch_id} | ({FILES_PROPERTY: ",".join(file_sha256s)} if file_sha256s else {})
-    with table.transaction() as transaction, transaction.update_snapshot(properties).fast_append() as append:
+    with table.transaction() as transaction, transaction.update_snapshot(properties).merge_append() as append:
         for data_file in files:
             append.append_data_file(data_file)
     landed = landed_snapshot(table.refresh(), batch_id)

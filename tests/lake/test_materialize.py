@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import TableProperties
 
 from lake.errors import TransformError
 from lake.materialize import AUDIT_BRANCH, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
@@ -105,6 +106,18 @@ def test_append_adds_rows_and_removes_none(catalog: Catalog) -> None:
     assert summary["added-records"] == "2"
     assert "deleted-records" not in summary.additional_properties
     assert _published(catalog) == [("a", 1, 1), ("b", 1, 2), ("c", 1, 2)]
+
+
+def test_appends_merge_manifests_once_a_table_holds_enough_of_them(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table")
+    with catalog.load_table(TABLE).transaction() as txn:
+        txn.set_properties({TableProperties.MANIFEST_MIN_MERGE_COUNT: "2"})  # instead of 100
+    for day, key in enumerate("bcd", start=2):
+        _write_and_publish(catalog, _rows([key], day=day), "append")
+
+    table = catalog.load_table(TABLE)
+    assert len(table.current_snapshot().manifests(table.io)) == 1
+    assert _published(catalog) == [("a", 1, 1), ("b", 1, 2), ("c", 1, 3), ("d", 1, 4)]
 
 
 def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import TableProperties
 
 from lake.contracts import get_contract
 from lake.ingest import INGESTED, REJECTED, SKIPPED, ingest_path
@@ -183,3 +184,21 @@ def test_batches_are_cut_by_files_and_bytes_and_a_killed_batch_is_formed_again(
         (batch_id_of("raw.transactions", ["sha6"]), [6]),
         (batch_id_of("raw.transactions", ["sha7"]), [7]),
     ]
+
+
+def test_appends_merge_manifests_once_a_table_holds_enough_of_them(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    landing = tmp_path / "landing"
+    ingest_path(write(transactions(3), landing / "transactions-d0.parquet"), settings=settings)
+    with catalog.load_table("raw.transactions").transaction() as txn:
+        txn.set_properties({TableProperties.MANIFEST_MIN_MERGE_COUNT: "2"})  # instead of 100
+    for day in range(1, 4):
+        ingest_path(write(transactions(3, first=10 * day), landing / f"transactions-d{day}.parquet"), settings=settings)
+
+    raw = catalog.load_table("raw.transactions")
+    assert len(raw.snapshots()) == 4
+    assert len(raw.current_snapshot().manifests(raw.io)) == 1
+    assert sorted(raw.scan().to_arrow()["transaction_id"].to_pylist()) == sorted(
+        f"t{10 * day + i:05d}" for day in range(4) for i in range(3)
+    )
