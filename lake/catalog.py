@@ -16,8 +16,8 @@ from lake.errors import CatalogError
 from lake.settings import NAMESPACES, Settings, get_settings
 
 MERGED_MANIFESTS = {TableProperties.MANIFEST_MERGE_ENABLED: "true"}
-"""Created into every table the lake appends to, whose appends then use ``merge_append``: each commit adds a
-manifest and every scan plan reads them all, so once a table holds ``commit.manifest.min-count-to-merge`` of them
+"""Set on the tables ingestion and dbt models create, which they append to with ``merge_append``: each commit adds
+a manifest and every scan plan reads them all, so once a table holds ``commit.manifest.min-count-to-merge`` of them
 (100 by default) an append merges them, as Iceberg's own writers do. pyiceberg leaves merging off by default."""
 
 
