@@ -39,13 +39,14 @@ WRITE_THREADS = 2
 """Chunks written at once; Parquet encoding releases the GIL, so they run beside reading and checking."""
 WRITES_IN_FLIGHT = 3
 """Chunks handed to the writer and not yet written (bounds memory)."""
-RAW_TABLE_PROPERTIES = {
+INGEST_TABLE_PROPERTIES = {
     "commit.retry.num-retries": "30",
     "commit.retry.min-wait-ms": "20",
     "commit.retry.max-wait-ms": "2000",
     **MERGED_MANIFESTS,
 }
-"""Generous retries (several ingest processes may append to the same table at once), and merged manifests."""
+"""Properties of every table ingestion creates (raw, quarantine, ``ops.ingest_batches``): generous retries, since
+several ingest processes may append to the same table at once, and merged manifests."""
 _SCHEMA_RETRIES = 10
 
 
@@ -54,7 +55,7 @@ def create_table_if_missing(
 ) -> Table:
     """Load ``name``, creating it with this schema and spec first if it does not exist (safe under races)."""
     return catalog.create_table_if_not_exists(
-        name, schema=schema, partition_spec=partition_spec, properties=RAW_TABLE_PROPERTIES
+        name, schema=schema, partition_spec=partition_spec, properties=INGEST_TABLE_PROPERTIES
     )
 
 
