@@ -4,21 +4,59 @@ from __future__ import annotations
 
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
-from pyiceberg.table import Table, TableProperties
+from pyiceberg.io import FileIO
+from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update.snapshot import _MergeAppendFiles, _OverwriteFiles
+from pyiceberg.utils.properties import property_as_bool, property_as_int
 from sqlalchemy.exc import OperationalError
 
 from lake.errors import CatalogError
 from lake.settings import NAMESPACES, Settings, get_settings
 
 MERGED_MANIFESTS = {TableProperties.MANIFEST_MERGE_ENABLED: "true"}
-"""Set on the tables ingestion and dbt models create, which they append to with ``merge_append``: each commit adds
-a manifest and every scan plan reads them all, so once a table holds ``commit.manifest.min-count-to-merge`` of them
-(100 by default) an append merges them, as Iceberg's own writers do. pyiceberg leaves merging off by default."""
+"""Set on the tables ingestion and dbt models create, which they append to with ``merge_append`` and overwrite with
+:func:`merging_overwrite`: each commit adds a manifest and every scan plan reads them all, so once a table holds
+``commit.manifest.min-count-to-merge`` of them (100 by default) a commit merges them, as Iceberg's own writers do.
+pyiceberg leaves merging off by default."""
+
+
+class _MergingOverwriteFiles(_OverwriteFiles):
+    """pyiceberg's overwrite (its deletes, concurrency checks and summary) merging manifests as its merge append
+    does, with the same table properties."""
+
+    _process_manifests = _MergeAppendFiles._process_manifests
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        properties = self._transaction.table_metadata.properties
+        self._target_size_bytes = property_as_int(
+            properties, TableProperties.MANIFEST_TARGET_SIZE_BYTES, TableProperties.MANIFEST_TARGET_SIZE_BYTES_DEFAULT
+        )
+        self._min_count_to_merge = property_as_int(
+            properties, TableProperties.MANIFEST_MIN_MERGE_COUNT, TableProperties.MANIFEST_MIN_MERGE_COUNT_DEFAULT
+        )
+        self._merge_enabled = property_as_bool(
+            properties, TableProperties.MANIFEST_MERGE_ENABLED, TableProperties.MANIFEST_MERGE_ENABLED_DEFAULT
+        )
+
+
+def merging_overwrite(transaction: Transaction, io: FileIO, properties: dict[str, str], branch: str) -> _OverwriteFiles:
+    """An overwrite of ``branch`` that merges manifests like ``merge_append`` (see :data:`MERGED_MANIFESTS`).
+
+    pyiceberg merges on appends only, so a table rewritten by partition every day gained a manifest per write,
+    which every later write and scan plan reads again (Iceberg's Java writers merge on overwrites too).
+    """
+    operation = Operation.OVERWRITE if transaction.table_metadata.snapshot_by_name(branch) else Operation.APPEND
+    return _MergingOverwriteFiles(
+        operation=operation, transaction=transaction, io=io, branch=branch, snapshot_properties=properties
+    )
 
 
 def load_catalog(settings: Settings | None = None) -> Catalog:

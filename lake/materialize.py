@@ -31,7 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.transforms import parse_transform
 
-from lake.catalog import MERGED_MANIFESTS, list_table_names
+from lake.catalog import MERGED_MANIFESTS, list_table_names, merging_overwrite
 from lake.data_files import delete_data_files, write_data_files
 from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
@@ -111,8 +111,12 @@ def write_staged_snapshot(
         with table.transaction() as txn:
             # one commit: the audit branch is reset to the published head and the snapshot written on it
             ManageSnapshots(txn).create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
-            snapshot = txn.update_snapshot(dict(properties or {}), branch=AUDIT_BRANCH)
-            producer = snapshot.merge_append() if strategy == "append" else snapshot.overwrite()
+            summary = dict(properties or {})
+            producer = (
+                txn.update_snapshot(summary, branch=AUDIT_BRANCH).merge_append()
+                if strategy == "append"
+                else merging_overwrite(txn, table.io, summary, AUDIT_BRANCH)
+            )
             rows_written, added = write_data_files(connection, query, schema.names, table, txn.table_metadata)
             live = _data_files(table, base)
             removed = _files_replaced(strategy, live, added)

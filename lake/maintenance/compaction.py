@@ -18,9 +18,11 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.typedef import Record
 from pyiceberg.utils.bin_packing import ListPacker
 
+from lake.catalog import merging_overwrite
 from lake.materialize import AUDIT_BRANCH
 from lake.settings import MaintenanceSettings
 
@@ -100,7 +102,7 @@ def rewrite_small_files(table: Table, plan: CompactionPlan) -> int:
     written: list[DataFile] = []
     try:
         with table.transaction() as txn:
-            producer = txn.update_snapshot({SNAPSHOT_PROPERTY: COMPACTION}).overwrite()
+            producer = merging_overwrite(txn, table.io, {SNAPSHOT_PROPERTY: COMPACTION}, MAIN_BRANCH)
             scan = ArrowScan(txn.table_metadata, table.io, table.schema(), AlwaysTrue())
             counter = itertools.count(0)
             for group in plan.groups:

@@ -12,8 +12,10 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import TableProperties
 
+from lake.duck import connect, iceberg_scan_sql
 from lake.errors import TransformError
 from lake.materialize import AUDIT_BRANCH, parse_partition_field, publish_staged_snapshot, write_staged_snapshot
+from lake.settings import Settings
 from lake.tables import file_system_path
 from tests.conftest import arrow_query
 
@@ -118,6 +120,24 @@ def test_appends_merge_manifests_once_a_table_holds_enough_of_them(catalog: Cata
     table = catalog.load_table(TABLE)
     assert len(table.current_snapshot().manifests(table.io)) == 1
     assert _published(catalog) == [("a", 1, 1), ("b", 1, 2), ("c", 1, 3), ("d", 1, 4)]
+
+
+def test_overwrites_merge_manifests_as_appends_do(catalog: Catalog, settings: Settings) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table", partition_by=["day(at)"])
+    with catalog.load_table(TABLE).transaction() as txn:
+        txn.set_properties({TableProperties.MANIFEST_MIN_MERGE_COUNT: "2"})
+    _write_and_publish(catalog, _rows(["b"], day=2), "insert_overwrite")
+    _write_and_publish(catalog, _rows(["c"], day=3), "insert_overwrite")
+
+    _write_and_publish(catalog, _rows(["d"], day=3, value=9), "insert_overwrite")
+
+    table = catalog.load_table(TABLE)
+    summary = table.current_snapshot().summary
+    assert (summary.operation.value, summary["deleted-records"]) == ("overwrite", "1")
+    assert len(table.current_snapshot().manifests(table.io)) == 1
+    with connect(settings) as duck:
+        read_by_duckdb = duck.execute(f"SELECT key, value FROM {iceberg_scan_sql(table)} ORDER BY key").fetchall()
+    assert read_by_duckdb == [("a", 1), ("b", 1), ("d", 9)]
 
 
 def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog) -> None:
