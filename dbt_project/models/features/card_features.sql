@@ -23,18 +23,15 @@
         'last_7d': '',
         'before_7d': 'filter (where ' ~ at ~ ' < new.transaction_at_us)',
     } -%}
-    {#- grouped by the new transaction alone, numbered (DuckDB groups integers far faster than string ids); its
-        columns go with it -#}
-    {%- set carried = 'any_value(new.COLUMN) as COLUMN' -%}
     {%- set distinct_24h = 'count(distinct history.COLUMN) ' ~ frames['last_24h'] -%}
 {%- else -%}
     {%- set row = '' -%}
     {%- set frames = {
         'last_1h': 'over last_1h', 'last_24h': 'over last_24h', 'last_7d': 'over last_7d', 'before_7d': 'over before_7d',
     } -%}
-    {%- set carried = 'COLUMN' -%}
     {%- set distinct_24h = 'count(distinct COLUMN) over last_24h' -%}
 {%- endif %}
+{%- set carried = ['transaction_id', 'card_id', 'transaction_at', 'transaction_at_us', 'amount_cents', 'distance_from_home_km'] %}
 
 with transactions as (
     select
@@ -65,10 +62,12 @@ unfeaturized as (
 ),
 {% endif %}
 
-windowed as (
+{#- incremental: the aggregates are grouped by the new transaction's number alone (DuckDB groups integers far
+    faster than string ids) and its own columns joined back after; carrying them through the aggregation costs more -#}
+{{ 'aggregated' if is_incremental() else 'windowed' }} as (
     select
-        {%- for column in ['transaction_id', 'card_id', 'transaction_at', 'transaction_at_us', 'amount_cents', 'distance_from_home_km'] %}
-        {{ carried.replace('COLUMN', column) }},
+        {%- for column in (['new.new_row'] if is_incremental() else carried) %}
+        {{ column }},
         {%- endfor %}
         count(*) {{ frames['last_1h'] }} as tx_count_1h,
         sum({{ row }}amount_cents) {{ frames['last_1h'] }} as amount_sum_1h_cents,
@@ -97,6 +96,14 @@ windowed as (
         )
     {% endif %}
 ),
+
+{% if is_incremental() %}
+windowed as (
+    select {% for column in carried %}new.{{ column }}, {% endfor %}aggregated.* exclude (new_row)
+    from aggregated
+    inner join unfeaturized as new using (new_row)
+),
+{% endif %}
 
 -- a chargeback counts from the moment it was reported, never from the time of the disputed transaction
 chargebacks_known as (
