@@ -21,8 +21,9 @@ from lake.errors import CatalogError
 from lake.settings import NAMESPACES, Settings, get_settings
 
 MERGED_MANIFESTS = {TableProperties.MANIFEST_MERGE_ENABLED: "true"}
-"""Set on the tables ingestion and dbt models create, which they append to with ``merge_append`` and overwrite with
-:func:`merging_overwrite`: each commit adds a manifest and every scan plan reads them all, so once a table holds
+"""Set on every table the lake creates (raw, quarantine and model tables, and the run, prediction, query, drift and
+registry logs), which are appended to with ``merge_append`` and overwritten with :func:`merging_overwrite`: each
+commit adds a manifest and every scan plan reads them all, so once a table holds
 ``commit.manifest.min-count-to-merge`` of them (100 by default) a commit merges them, as Iceberg's own writers do.
 pyiceberg leaves merging off by default."""
 

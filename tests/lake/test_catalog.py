@@ -8,11 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.table import TableProperties
 
 from lake.catalog import ensure_namespaces, load_catalog
 from lake.errors import CatalogError
+from lake.pipeline import _runs_table
 from lake.settings import NAMESPACES, Settings, load_settings
 from lake.tables import list_table_stats, read_table, snapshot_history
+from models.drift import DRIFT_TABLE, DriftReport, append_drift_rows
+from models.registry import _tables as registry_tables
+from serving.scoring.prediction_log import create_predictions_table
+from serving.sql.audit import QueryLog
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("name", pa.large_string())])
 
@@ -80,3 +86,22 @@ def test_unreachable_catalog_database_names_the_setting(tmp_path) -> None:
     )
     with pytest.raises(CatalogError, match="LAKEFORGE_CATALOG__URI"):
         load_catalog(settings)
+
+
+def test_the_tables_written_by_many_small_appends_merge_their_manifests(settings: Settings, catalog: Catalog) -> None:
+    checked_at = datetime.now(UTC)
+    report = DriftReport(False, "judged", 1, checked_at, 0, 0.2, feature_psi={"amount_cents": 0.1}, run_id="check-1")
+    append_drift_rows(catalog, report, checked_at)
+    tables = [
+        _runs_table(catalog),
+        create_predictions_table(catalog),
+        QueryLog(catalog)._query_log_table(),
+        *registry_tables(settings),
+        catalog.load_table(DRIFT_TABLE),
+    ]
+
+    merging = {".".join(table.name()): table.properties.get(TableProperties.MANIFEST_MERGE_ENABLED) for table in tables}
+    assert merging == dict.fromkeys(
+        ["ops.pipeline_runs", "ml.predictions", "ops.query_log", "ml.model_versions", "ml.model_aliases", "ops.drift"],
+        "true",
+    )
