@@ -30,7 +30,8 @@ pyiceberg leaves merging off by default."""
 
 class _MergingOverwriteFiles(_OverwriteFiles):
     """pyiceberg's overwrite (its deletes, concurrency checks and summary) merging manifests as its merge append
-    does, with the same table properties."""
+    does, with the same table properties. Only the merging is borrowed: inheriting the append producer would also
+    take its concurrency check, which lets a stale overwrite through."""
 
     _process_manifests = _MergeAppendFiles._process_manifests
 
