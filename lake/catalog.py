@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.io import FileIO
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update.snapshot import _MergeAppendFiles, _OverwriteFiles
@@ -58,6 +61,20 @@ def merging_overwrite(transaction: Transaction, io: FileIO, properties: dict[str
     operation = Operation.OVERWRITE if transaction.table_metadata.snapshot_by_name(branch) else Operation.APPEND
     return _MergingOverwriteFiles(
         operation=operation, transaction=transaction, io=io, branch=branch, snapshot_properties=properties
+    )
+
+
+def create_lake_table(
+    catalog: Catalog,
+    name: str,
+    schema: Schema,
+    partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC,
+    properties: Mapping[str, str] = MERGED_MANIFESTS,
+) -> Table:
+    """Load ``name``, creating it first if it does not exist (safe under races), with :data:`MERGED_MANIFESTS` unless
+    ``properties`` (which should include them) says otherwise."""
+    return catalog.create_table_if_not_exists(
+        name, schema=schema, partition_spec=partition_spec, properties=dict(properties)
     )
 
 

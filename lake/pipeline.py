@@ -32,7 +32,7 @@ from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import append_rows
-from lake.catalog import MERGED_MANIFESTS
+from lake.catalog import create_lake_table
 from lake.errors import LakeforgeError
 from lake.run_lock import run_lock
 from lake.tables import snapshot_id_as_of
@@ -354,7 +354,7 @@ def tables_changed_since(catalog: Catalog, scope: Iterable[str], moment: datetim
 
 
 def _runs_table(catalog: Catalog) -> Table:
-    return catalog.create_table_if_not_exists(RUNS_TABLE, schema=RUNS_SCHEMA, properties=MERGED_MANIFESTS)
+    return create_lake_table(catalog, RUNS_TABLE, RUNS_SCHEMA)
 
 
 def append_step_records(catalog: Catalog, records: Iterable[StepRecord]) -> None:

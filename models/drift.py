@@ -28,7 +28,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import BooleanType, DoubleType, LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import append_rows
-from lake.catalog import MERGED_MANIFESTS, load_catalog
+from lake.catalog import create_lake_table, load_catalog
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
 from models.drift_plot import render_drift_plot
@@ -250,9 +250,7 @@ def append_drift_rows(catalog: Catalog, report: DriftReport, checked_at: datetim
         }
         for name, value in report.psi.items()
     ]
-    append_rows(
-        catalog.create_table_if_not_exists(DRIFT_TABLE, schema=_DRIFT_SCHEMA, properties=MERGED_MANIFESTS), rows
-    )
+    append_rows(create_lake_table(catalog, DRIFT_TABLE, _DRIFT_SCHEMA), rows)
 
 
 def check_drift(settings: Settings | None = None, as_of: datetime | None = None) -> DriftReport:

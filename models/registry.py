@@ -25,7 +25,7 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import append_rows
-from lake.catalog import MERGED_MANIFESTS, load_catalog
+from lake.catalog import create_lake_table, load_catalog
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
 
@@ -102,8 +102,8 @@ class ModelVersion:
 
 def _tables(settings: Settings) -> tuple[Table, Table]:
     catalog: Catalog = load_catalog(settings)
-    versions = catalog.create_table_if_not_exists(VERSIONS_TABLE, schema=_VERSIONS_SCHEMA, properties=MERGED_MANIFESTS)
-    aliases = catalog.create_table_if_not_exists(ALIASES_TABLE, schema=_ALIASES_SCHEMA, properties=MERGED_MANIFESTS)
+    versions = create_lake_table(catalog, VERSIONS_TABLE, _VERSIONS_SCHEMA)
+    aliases = create_lake_table(catalog, ALIASES_TABLE, _ALIASES_SCHEMA)
     return versions, aliases
 
 

@@ -27,7 +27,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from lake.catalog import MERGED_MANIFESTS
+from lake.catalog import MERGED_MANIFESTS, create_lake_table
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,9 @@ _SCHEMA_RETRIES = 10
 def create_table_if_missing(
     catalog: Catalog, name: str, schema: Schema, partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC
 ) -> Table:
-    """Load ``name``, creating it with this schema and spec first if it does not exist (safe under races)."""
-    return catalog.create_table_if_not_exists(
-        name, schema=schema, partition_spec=partition_spec, properties=INGEST_TABLE_PROPERTIES
-    )
+    """Load ``name``, creating it with this schema and spec and :data:`INGEST_TABLE_PROPERTIES` first if it does
+    not exist (safe under races)."""
+    return create_lake_table(catalog, name, schema, partition_spec, INGEST_TABLE_PROPERTIES)
 
 
 def add_new_columns(table: Table, source: pa.Schema) -> tuple[Table, list[str]]:

@@ -21,7 +21,7 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import BufferedAppends
-from lake.catalog import MERGED_MANIFESTS
+from lake.catalog import create_lake_table
 from lake.errors import ScoringError
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ PREDICTIONS_SCHEMA = Schema(
 def create_predictions_table(catalog: Catalog) -> Table:
     """Create ``ml.predictions`` (day-partitioned on ``scored_at``) unless it exists; return it."""
     spec = PartitionSpec(PartitionField(6, 1000, DayTransform(), "scored_at_day"))
-    return catalog.create_table_if_not_exists(
-        PREDICTIONS_TABLE, schema=PREDICTIONS_SCHEMA, partition_spec=spec, properties=MERGED_MANIFESTS
-    )
+    return create_lake_table(catalog, PREDICTIONS_TABLE, PREDICTIONS_SCHEMA, spec)
 
 
 class PredictionLog:

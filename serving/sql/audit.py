@@ -17,7 +17,7 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import BufferedAppends
-from lake.catalog import MERGED_MANIFESTS
+from lake.catalog import create_lake_table
 
 QUERY_LOG_TABLE = "ops.query_log"
 
@@ -82,6 +82,4 @@ class QueryLog:
         try:
             return self._catalog.load_table(QUERY_LOG_TABLE)
         except NoSuchTableError:
-            return self._catalog.create_table_if_not_exists(
-                QUERY_LOG_TABLE, QUERY_LOG_SCHEMA, properties=MERGED_MANIFESTS
-            )
+            return create_lake_table(self._catalog, QUERY_LOG_TABLE, QUERY_LOG_SCHEMA)
