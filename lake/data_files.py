@@ -96,16 +96,12 @@ def write_data_files(
     """
     schema, spec = metadata.schema(), metadata.spec()
     write_id = uuid.uuid4().hex
-    partitions = _partition_columns(spec, schema)
     values = (quote(field.name) if field.name in columns else "NULL" for field in schema.fields)
     casts = (
         f"CAST({value} AS {duckdb_type(field.field_type)}) AS {quote(field.name)}"
         for value, field in zip(values, schema.fields, strict=True)
     )
-    rows = f"SELECT {', '.join(casts)} FROM ({query})"
-    if partitions:
-        keys = ", ".join(f"{expression} AS {quote(name)}" for name, expression in partitions.items())
-        rows = f"SELECT *, {keys} FROM ({rows})"
+    rows, layout = partitioned_layout(f"SELECT {', '.join(casts)} FROM ({query})", spec, schema)
     options = [
         "FORMAT parquet",
         *_compression(metadata),
@@ -113,10 +109,9 @@ def write_data_files(
         f"FIELD_IDS {_field_ids(schema.fields)}",
         "APPEND true",
         "RETURN_FILES true",
+        *layout,
     ]
-    if partitions:
-        options.append(f"PARTITION_BY ({', '.join(map(quote, partitions))})")
-    else:  # DuckDB splits by size only when it does not partition: one file per partition value then
+    if not layout:  # DuckDB splits by size only when it does not partition: one file per partition value then
         options.append(f"FILE_SIZE_BYTES {_property(metadata, _TARGET_SIZE, _TARGET_SIZE_DEFAULT)}")
     folder = f"{table.location().rstrip('/')}/data"
     copy = f"COPY ({rows}) TO {sql_literal(folder)} ({', '.join(options)})"
@@ -197,6 +192,23 @@ def _field_id(field_id: int, field_type: IcebergType) -> str:
         return str(field_id)
     nested = ", ".join(f"{quote(name)}: {_field_id(*child)}" for name, child in children.items())
     return f"{{__duckdb_field_id: {field_id}, {nested}}}"
+
+
+def partitioned_layout(query: str, spec: PartitionSpec, schema: Schema) -> tuple[str, list[str]]:
+    """The rows of ``query`` and the ``COPY`` options that write them in ``spec``'s layout, one file per partition.
+
+    Returns:
+        ``query`` with a column per partition field appended, and the ``PARTITION_BY`` option on those columns;
+        ``query`` itself and no option for an unpartitioned spec.
+
+    Raises:
+        TransformError: a partition transform the lake cannot write.
+    """
+    partitions = _partition_columns(spec, schema)
+    if not partitions:
+        return query, []
+    keys = ", ".join(f"{expression} AS {quote(name)}" for name, expression in partitions.items())
+    return f"SELECT *, {keys} FROM ({query})", [f"PARTITION_BY ({', '.join(map(quote, partitions))})"]
 
 
 def _partition_columns(spec: PartitionSpec, schema: Schema) -> dict[str, str]:

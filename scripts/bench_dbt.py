@@ -3,9 +3,12 @@
 For each size, a fresh data home gets ``DAYS`` days of generated data through the real ingestion; then
 ``dbt build`` runs in full (models and tests, per-model times from dbt's run results). Baseline, in the same
 process on the same data: each model's compiled SQL written by DuckDB straight to Parquet with ``COPY ... TO``,
-reading the same Iceberg inputs and compressing as the lake's tables do (pyiceberg's defaults: zstd at level 1;
+reading the same Iceberg inputs, compressing as the lake's tables do (pyiceberg's defaults: zstd at level 1;
 DuckDB's own default, snappy, costs less CPU and writes larger files, so it would measure the codec, not the
-materialization); ``iceberg_over_parquet`` is the models' total time over the baseline's (target at most 1.3).
+materialization) and laid out as the model's table is, one file per partition (``PARTITION_BY``);
+``iceberg_over_parquet`` is the models' total time over the baseline's (target at most 1.3). The same SQL written
+to one unpartitioned file per model gives ``iceberg_over_unpartitioned_parquet``: what the tables' day partitions
+cost on top (DuckDB 1.5.5 writes a partitioned COPY's files on one thread once every row is in).
 Then day ``DAYS`` is ingested and ``dbt build`` runs again; ``incremental_over_full`` compares the two builds'
 wall-clock times (target at most 0.15 at 10M transactions), ``incremental_over_full_models_only`` their models'
 times. ``*_tests_seconds`` add up dbt's execution times of the data tests (the tests of a model
@@ -35,6 +38,7 @@ from pyarrow import Codec
 from pyiceberg.table import TableProperties
 
 from lake.catalog import load_catalog
+from lake.data_files import partitioned_layout
 from lake.dbt_plugin import PII_KEY_VARIABLE
 from lake.dbt_runner import run_dbt
 from lake.duck import connect, register_iceberg_views
@@ -94,7 +98,8 @@ def _bench(rows: int) -> dict[str, Any]:
         full = _timed_build(["build", *dbt_args])
         catalog = load_catalog(settings)
         transactions = table_stats(catalog, "raw.transactions").rows
-        parquet = _copy_to_parquet(settings, full["compiled"], work / "parquet")
+        parquet = _copy_to_parquet(settings, full["compiled"], work / "parquet", partitioned=True)
+        unpartitioned = _copy_to_parquet(settings, full["compiled"], work / "unpartitioned", partitioned=False)
 
         for path in later:
             ingest_path(path, settings=settings)
@@ -113,6 +118,8 @@ def _bench(rows: int) -> dict[str, Any]:
             "iceberg_over_parquet_by_model": {
                 name: round(full["models"][name] / seconds, 3) for name, seconds in parquet.items()
             },
+            "unpartitioned_parquet_copy_seconds": round(sum(unpartitioned.values()), 2),
+            "iceberg_over_unpartitioned_parquet": round(iceberg_models / sum(unpartitioned.values()), 3),
             "full_tests_seconds": round(sum(full["tests"].values()), 2),
             "incremental_build_seconds": incremental["seconds"],
             "incremental_models_seconds": round(sum(incremental["models"].values()), 2),
@@ -145,18 +152,22 @@ def _timed_build(args: list[str]) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "models": models, "tests": tests, "compiled": compiled}
 
 
-def _copy_to_parquet(settings: Settings, compiled: dict[str, str], folder: Path) -> dict[str, float]:
-    """Each model's SQL written by DuckDB straight to one Parquet file, reading the same Iceberg tables and
-    compressed with the lake tables' codec and level."""
+def _copy_to_parquet(settings: Settings, compiled: dict[str, str], folder: Path, partitioned: bool) -> dict[str, float]:
+    """Each model's SQL written by DuckDB straight to Parquet, reading the same Iceberg tables and compressed with
+    the lake tables' codec and level: partitioned as the model's table (a folder per model), or one file."""
     folder.mkdir()
     con = connect(settings)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET VARIABLE {PII_KEY_VARIABLE} = 'bench'")
-    register_iceberg_views(con, load_catalog(settings))
+    catalog = load_catalog(settings)
+    register_iceberg_views(con, catalog)
     seconds = {}
     for name, sql in compiled.items():
+        table = catalog.load_table(name)
+        rows, layout = partitioned_layout(sql, table.spec(), table.schema()) if partitioned else (sql, [])
+        target = folder / name if layout else folder / f"{name}.parquet"
         started = time.perf_counter()
-        con.execute(f"COPY ({sql}) TO '{folder / name}.parquet' ({PARQUET_OPTIONS})")
+        con.execute(f"COPY ({rows}) TO '{target}' ({', '.join([PARQUET_OPTIONS, *layout])})")
         seconds[name] = round(time.perf_counter() - started, 3)
     con.close()
     return seconds
