@@ -12,6 +12,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.io import FileIO
+from pyiceberg.manifest import ManifestFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, TableProperties, Transaction
@@ -50,6 +51,18 @@ class _MergingOverwriteFiles(_OverwriteFiles):
         self._merge_enabled = property_as_bool(
             properties, TableProperties.MANIFEST_MERGE_ENABLED, TableProperties.MANIFEST_MERGE_ENABLED_DEFAULT
         )
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        """The parent's manifests this overwrite keeps, less those left holding only files an earlier snapshot
+        deleted: pyiceberg's overwrite carries them into every later snapshot (one more per full replace, read by
+        every write and scan plan until a merge), where its append and Iceberg's Java writers drop them."""
+        return [
+            manifest
+            for manifest in super()._existing_manifests()
+            if manifest.has_added_files()
+            or manifest.has_existing_files()
+            or manifest.added_snapshot_id == self._snapshot_id
+        ]
 
 
 def merging_overwrite(transaction: Transaction, io: FileIO, properties: dict[str, str], branch: str) -> _OverwriteFiles:

@@ -140,6 +140,20 @@ def test_overwrites_merge_manifests_as_appends_do(catalog: Catalog, settings: Se
     assert read_by_duckdb == [("a", 1), ("b", 1), ("d", 9)]
 
 
+def test_a_replace_drops_the_manifests_left_with_only_deleted_files(catalog: Catalog, settings: Settings) -> None:
+    for value in range(1, 5):
+        _write_and_publish(catalog, _rows(["a", "b"], day=1, value=value), "table")
+
+    table = catalog.load_table(TABLE)
+    snapshot = table.current_snapshot()
+    kept = [(m.added_snapshot_id, m.added_files_count, m.deleted_files_count) for m in snapshot.manifests(table.io)]
+    # this replace's added files and the files it deleted; the three earlier delete manifests are gone
+    assert sorted(kept) == [(snapshot.snapshot_id, 0, 1), (snapshot.snapshot_id, 1, 0)]
+    with connect(settings) as duck:
+        read_by_duckdb = duck.execute(f"SELECT key, value FROM {iceberg_scan_sql(table)} ORDER BY key").fetchall()
+    assert read_by_duckdb == [("a", 4), ("b", 4)]
+
+
 def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a", "b"], day=1), "table", partition_by=["day(at)"])
     _write_and_publish(catalog, _rows(["c"], day=2), "append")
