@@ -66,7 +66,8 @@ class _MergingOverwriteFiles(_OverwriteFiles):
 
 
 def merging_overwrite(transaction: Transaction, io: FileIO, properties: dict[str, str], branch: str) -> _OverwriteFiles:
-    """An overwrite of ``branch`` that merges manifests like ``merge_append`` (see :data:`MERGED_MANIFESTS`).
+    """An overwrite of ``branch`` that merges manifests like ``merge_append`` (see :data:`MERGED_MANIFESTS`) and,
+    like it, keeps only the parent's manifests that still list live files.
 
     pyiceberg merges on appends only, so a table rewritten by partition every day gained a manifest per write,
     which every later write and scan plan reads again (Iceberg's Java writers merge on overwrites too).
