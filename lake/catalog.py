@@ -86,10 +86,17 @@ def create_lake_table(
     properties: Mapping[str, str] = MERGED_MANIFESTS,
 ) -> Table:
     """Load ``name``, creating it first if it does not exist (safe under races), with :data:`MERGED_MANIFESTS` unless
-    ``properties`` (which should include them) says otherwise."""
-    return catalog.create_table_if_not_exists(
-        name, schema=schema, partition_spec=partition_spec, properties=dict(properties)
-    )
+    ``properties`` (which should include them) says otherwise.
+
+    An existing table is loaded before any create is tried: pyiceberg's ``create_table_if_not_exists`` writes a new
+    metadata file before it learns that the table exists, which left an unreferenced file on every call.
+    """
+    try:
+        return catalog.load_table(name)
+    except NoSuchTableError:
+        return catalog.create_table_if_not_exists(
+            name, schema=schema, partition_spec=partition_spec, properties=dict(properties)
+        )
 
 
 def load_catalog(settings: Settings | None = None) -> Catalog:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
@@ -79,7 +78,4 @@ class QueryLog:
         return self._appends.flush()
 
     def _query_log_table(self) -> Table:
-        try:
-            return self._catalog.load_table(QUERY_LOG_TABLE)
-        except NoSuchTableError:
-            return create_lake_table(self._catalog, QUERY_LOG_TABLE, QUERY_LOG_SCHEMA)
+        return create_lake_table(self._catalog, QUERY_LOG_TABLE, QUERY_LOG_SCHEMA)

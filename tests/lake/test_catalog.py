@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.schema import Schema
 from pyiceberg.table import TableProperties
+from pyiceberg.types import LongType, NestedField
 
-from lake.catalog import ensure_namespaces, load_catalog
+from lake.catalog import create_lake_table, ensure_namespaces, load_catalog
 from lake.errors import CatalogError
 from lake.pipeline import _runs_table
 from lake.settings import NAMESPACES, Settings, load_settings
@@ -105,3 +107,15 @@ def test_the_tables_written_by_many_small_appends_merge_their_manifests(settings
         ["ops.pipeline_runs", "ml.predictions", "ops.query_log", "ml.model_versions", "ml.model_aliases", "ops.drift"],
         "true",
     )
+
+
+def test_creating_a_table_that_exists_loads_it_and_writes_nothing(catalog: Catalog, settings: Settings) -> None:
+    schema = Schema(NestedField(1, "id", LongType(), required=True))
+    created = create_lake_table(catalog, "ops.heartbeats", schema)
+    metadata_files = sorted((settings.home / "warehouse" / "ops" / "heartbeats" / "metadata").iterdir())
+
+    again = create_lake_table(catalog, "ops.heartbeats", schema)
+
+    assert again.metadata_location == created.metadata_location
+    assert sorted((settings.home / "warehouse" / "ops" / "heartbeats" / "metadata").iterdir()) == metadata_files
+    assert again.properties.get(TableProperties.MANIFEST_MERGE_ENABLED) == "true"
