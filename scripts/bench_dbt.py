@@ -163,8 +163,10 @@ def _copy_to_parquet(settings: Settings, compiled: dict[str, str], folder: Path,
     register_iceberg_views(con, catalog)
     seconds = {}
     for name, sql in compiled.items():
-        table = catalog.load_table(name)
-        rows, layout = partitioned_layout(sql, table.spec(), table.schema()) if partitioned else (sql, [])
+        rows, layout = sql, list[str]()
+        if partitioned:
+            table = catalog.load_table(name)
+            rows, layout = partitioned_layout(sql, table.spec(), table.schema())
         target = folder / name if layout else folder / f"{name}.parquet"
         started = time.perf_counter()
         con.execute(f"COPY ({rows}) TO '{target}' ({', '.join([PARQUET_OPTIONS, *layout])})")

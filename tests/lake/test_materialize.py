@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import TableProperties
+from pyiceberg.table import Table, TableProperties
 
 from lake.duck import connect, iceberg_scan_sql
 from lake.errors import TransformError
@@ -42,6 +42,12 @@ def _published(catalog: Catalog) -> list[tuple[str, int, int]]:
     return sorted(
         zip(table["key"].to_pylist(), table["value"].to_pylist(), [t.day for t in table["at"].to_pylist()], strict=True)
     )
+
+
+def _read_by_duckdb(settings: Settings, table: Table) -> list[tuple[str, int]]:
+    """The table's rows as DuckDB's iceberg_scan reads them from the current metadata."""
+    with connect(settings) as duck:
+        return duck.execute(f"SELECT key, value FROM {iceberg_scan_sql(table)} ORDER BY key").fetchall()
 
 
 def test_a_staged_write_is_invisible_until_published(catalog: Catalog) -> None:
@@ -135,9 +141,7 @@ def test_overwrites_merge_manifests_as_appends_do(catalog: Catalog, settings: Se
     summary = table.current_snapshot().summary
     assert (summary.operation.value, summary["deleted-records"]) == ("overwrite", "1")
     assert len(table.current_snapshot().manifests(table.io)) == 1
-    with connect(settings) as duck:
-        read_by_duckdb = duck.execute(f"SELECT key, value FROM {iceberg_scan_sql(table)} ORDER BY key").fetchall()
-    assert read_by_duckdb == [("a", 1), ("b", 1), ("d", 9)]
+    assert _read_by_duckdb(settings, table) == [("a", 1), ("b", 1), ("d", 9)]
 
 
 def test_a_replace_drops_the_manifests_left_with_only_deleted_files(catalog: Catalog, settings: Settings) -> None:
@@ -149,9 +153,7 @@ def test_a_replace_drops_the_manifests_left_with_only_deleted_files(catalog: Cat
     kept = [(m.added_snapshot_id, m.added_files_count, m.deleted_files_count) for m in snapshot.manifests(table.io)]
     # this replace's added files and the files it deleted; the three earlier delete manifests are gone
     assert sorted(kept) == [(snapshot.snapshot_id, 0, 1), (snapshot.snapshot_id, 1, 0)]
-    with connect(settings) as duck:
-        read_by_duckdb = duck.execute(f"SELECT key, value FROM {iceberg_scan_sql(table)} ORDER BY key").fetchall()
-    assert read_by_duckdb == [("a", 4), ("b", 4)]
+    assert _read_by_duckdb(settings, table) == [("a", 4), ("b", 4)]
 
 
 def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog) -> None:
