@@ -4,8 +4,8 @@ DuckDB is only the compute: when dbt opens its connection, every Iceberg table o
 over ``iceberg_scan`` of its published snapshot, so ``source()`` and ``ref()`` read the lake directly with
 filters pushed into the scan. The project's ``iceberg`` materialization hands each model's SQL to
 :meth:`Plugin.store`, which streams the result into the model's Iceberg table as a staged snapshot
-(:mod:`lake.materialize`) and keeps a record of it for the rest of the invocation; the materialization then points
-the model's view at that snapshot, so downstream models and tests read exactly what was written. For an incremental
+(:mod:`lake.materialize`), keeps a record of it for the rest of the invocation and points the model's view at that
+snapshot, so downstream models and tests read exactly what was written. For an incremental
 write (``append``, ``merge``, ``insert_overwrite``) it also records ``delta_sql``, a scan of only the data files
 the snapshot added: the project's ``get_where_subquery`` points the model's tests at it, since the rows already
 published passed their tests when they were written. A full-replace model whose query and inputs (the snapshot
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dbt.adapters.base.relation import BaseRelation
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from dbt.adapters.events.logging import AdapterLogger
@@ -58,8 +59,8 @@ from lake.settings import load_settings
 PII_KEY_VARIABLE = "lakeforge_pii_key"
 """DuckDB variable holding the key of the ``pii_token`` macro, so the key never appears in compiled SQL."""
 ACTIONS = {
-    "write": "write the model's `sql` as a staged snapshot; answers `staged`: status, snapshot_id, rows_written and "
-    "scan_sql (the snapshot's scan)",
+    "write": "write the model's `sql` as a staged snapshot and point the view `relation` at it; answers `staged`: "
+    "status, snapshot_id, rows_written and scan_sql (the snapshot's scan)",
     "delta": "answers `delta`: the rows this invocation's incremental write of `relation` added, as a subquery "
     "(none when it was not written incrementally, or with `added_files_only` when it added no file)",
     "first_changed": "answers `sql`: the start (UTC) of the day of the earliest `column` value among the rows of "
@@ -107,6 +108,7 @@ class Plugin(BasePlugin):
         self._invocation: str | None = None
         self._writes: dict[str, _ModelWrite] = {}
         self._writes_lock = threading.Lock()
+        self._views_lock = threading.Lock()
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Load the bundled extensions and expose every Iceberg table as a view."""
@@ -182,7 +184,9 @@ class Plugin(BasePlugin):
                 properties=properties,
             )
             self._snapshots[identifier] = staged.snapshot_id
-            return self._record_write(config["invocation_id"], config["model"], staged)
+            answer = self._record_write(config["invocation_id"], config["model"], staged)
+            self._point_view(cursor, relation, answer["scan_sql"])
+            return answer
         except CatalogException as error:
             raise TransformError(
                 f"{identifier}: {error}. A model reads only tables that exist in the lake: 'lakeforge tables' lists "
@@ -190,6 +194,15 @@ class Plugin(BasePlugin):
             ) from None
         finally:
             cursor.close()
+
+    def _point_view(self, cursor: DuckDBPyConnection, relation: BaseRelation, scan_sql: str) -> None:
+        """Make the model's view read ``scan_sql``; one at a time, as two first writes into a namespace would both
+        create its schema."""
+        with self._views_lock:
+            cursor.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {relation.without_identifier()}; "
+                f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM {scan_sql}"
+            )
 
     def _writes_of(self, invocation_id: str) -> dict[str, _ModelWrite]:
         """The writes of invocation ``invocation_id`` by relation; a new invocation starts with none."""
