@@ -16,8 +16,10 @@ from pyiceberg.manifest import ManifestFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation
-from pyiceberg.table.update.snapshot import _MergeAppendFiles, _OverwriteFiles
+from pyiceberg.table.update import TableUpdate, update_table_metadata
+from pyiceberg.table.update.snapshot import ManageSnapshots, _MergeAppendFiles, _OverwriteFiles
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 from sqlalchemy.exc import OperationalError
 
@@ -30,6 +32,31 @@ registry logs), which are appended to with ``merge_append`` and overwritten with
 commit adds a manifest and every scan plan reads them all, so once a table holds
 ``commit.manifest.min-count-to-merge`` of them (100 by default) a commit merges them, as Iceberg's own writers do.
 pyiceberg leaves merging off by default."""
+
+
+class LakeTransaction(Transaction):
+    """pyiceberg's transaction, working out its metadata once per staged change instead of on every read.
+
+    pyiceberg 0.12 re-applies the staged updates to a deep copy of the table's metadata each time
+    ``table_metadata`` is read, dozens of times per commit, and the copy grows with the table's snapshot history
+    (apache/iceberg-python#3302 and #3784 cache it the same way; not released yet). The result is kept while the
+    table's metadata and the staged updates are the same objects: pyiceberg replaces both, never changes them.
+    """
+
+    _metadata_cache: tuple[TableMetadata, tuple[TableUpdate, ...], TableMetadata] | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        cache = self._metadata_cache
+        if cache is None or cache[0] is not self._table.metadata or cache[1] is not self._updates:
+            cache = (self._table.metadata, self._updates, update_table_metadata(self._table.metadata, self._updates))
+            self._metadata_cache = cache
+        return cache[2]
+
+
+def manage_snapshots(table: Table) -> ManageSnapshots:
+    """``table.manage_snapshots()`` on a :class:`LakeTransaction`: branch and snapshot changes, committed at once."""
+    return ManageSnapshots(LakeTransaction(table, autocommit=True))
 
 
 class _MergingOverwriteFiles(_OverwriteFiles):

@@ -31,7 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.transforms import parse_transform
 
-from lake.catalog import MERGED_MANIFESTS, list_table_names, merging_overwrite
+from lake.catalog import MERGED_MANIFESTS, LakeTransaction, list_table_names, manage_snapshots, merging_overwrite
 from lake.data_files import delete_data_files, write_data_files
 from lake.duck import parquet_files_sql, quote_identifier
 from lake.errors import TransformError
@@ -108,7 +108,7 @@ def write_staged_snapshot(
     added: list[DataFile] = []
     committing = False
     try:
-        with table.transaction() as txn:
+        with LakeTransaction(table) as txn:
             # one commit: the audit branch is reset to the published head and the snapshot written on it
             ManageSnapshots(txn).create_branch(base.snapshot_id, AUDIT_BRANCH).commit()
             summary = dict(properties or {})
@@ -231,7 +231,7 @@ def publish_staged_snapshot(catalog: Catalog, identifier: str, snapshot_id: int)
             f"cannot publish {identifier}: its published snapshot moved to {head.snapshot_id} while snapshot "
             f"{snapshot_id} was staged on {staged.parent_snapshot_id}; run the build again"
         )
-    table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).remove_branch(AUDIT_BRANCH).commit()
+    manage_snapshots(table).set_current_snapshot(snapshot_id=snapshot_id).remove_branch(AUDIT_BRANCH).commit()
     return snapshot_id
 
 

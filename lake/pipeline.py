@@ -32,7 +32,7 @@ from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, StringType, TimestamptzType
 
 from lake.appends import append_rows
-from lake.catalog import create_lake_table
+from lake.catalog import create_lake_table, manage_snapshots
 from lake.errors import LakeforgeError
 from lake.run_lock import run_lock
 from lake.tables import snapshot_id_as_of
@@ -313,7 +313,7 @@ def _restore(catalog: Catalog, scope: Iterable[str], before: dict[str, _TableSta
             continue
         table = catalog.load_table(name)
         if table.metadata.current_snapshot_id != state.current:
-            manage = table.manage_snapshots()
+            manage = manage_snapshots(table)
             if state.current is None:
                 manage.remove_branch(MAIN_BRANCH).commit()
             else:

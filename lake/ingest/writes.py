@@ -27,7 +27,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from lake.catalog import MERGED_MANIFESTS, create_lake_table
+from lake.catalog import MERGED_MANIFESTS, LakeTransaction, create_lake_table
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def commit_data_files(
         The id of the new snapshot.
     """
     properties = {BATCH_PROPERTY: batch_id} | ({FILES_PROPERTY: ",".join(file_sha256s)} if file_sha256s else {})
-    with table.transaction() as transaction, transaction.update_snapshot(properties).merge_append() as append:
+    with LakeTransaction(table) as transaction, transaction.update_snapshot(properties).merge_append() as append:
         for data_file in files:
             append.append_data_file(data_file)
     landed = landed_snapshot(table.refresh(), batch_id)

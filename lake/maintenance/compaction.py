@@ -22,7 +22,7 @@ from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.typedef import Record
 from pyiceberg.utils.bin_packing import ListPacker
 
-from lake.catalog import merging_overwrite
+from lake.catalog import LakeTransaction, merging_overwrite
 from lake.materialize import AUDIT_BRANCH
 from lake.settings import MaintenanceSettings
 
@@ -101,7 +101,7 @@ def rewrite_small_files(table: Table, plan: CompactionPlan) -> int:
     """
     written: list[DataFile] = []
     try:
-        with table.transaction() as txn:
+        with LakeTransaction(table) as txn:
             producer = merging_overwrite(txn, table.io, {SNAPSHOT_PROPERTY: COMPACTION}, MAIN_BRANCH)
             scan = ArrowScan(txn.table_metadata, table.io, table.schema(), AlwaysTrue())
             counter = itertools.count(0)

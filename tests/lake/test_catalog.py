@@ -12,7 +12,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import TableProperties
 from pyiceberg.types import LongType, NestedField
 
-from lake.catalog import create_lake_table, ensure_namespaces, load_catalog
+from lake.catalog import LakeTransaction, create_lake_table, ensure_namespaces, load_catalog
 from lake.errors import CatalogError
 from lake.pipeline import _runs_table
 from lake.settings import NAMESPACES, Settings, load_settings
@@ -119,3 +119,19 @@ def test_creating_a_table_that_exists_loads_it_and_writes_nothing(catalog: Catal
     assert again.metadata_location == created.metadata_location
     assert sorted((settings.home / "warehouse" / "ops" / "heartbeats" / "metadata").iterdir()) == metadata_files
     assert again.properties.get(TableProperties.MANIFEST_MERGE_ENABLED) == "true"
+
+
+def test_a_lake_transaction_works_out_its_metadata_once_per_staged_change(catalog: Catalog) -> None:
+    table = create_lake_table(catalog, "ops.heartbeats", Schema(NestedField(1, "id", LongType(), required=True)))
+
+    with LakeTransaction(table) as transaction:
+        first = transaction.table_metadata
+        assert transaction.table_metadata is first  # pyiceberg's own deep-copies the whole metadata on every read
+        transaction.set_properties(owner="ops")
+        staged = transaction.table_metadata
+        assert staged is not first
+        assert staged.properties["owner"] == "ops"
+        assert "owner" not in first.properties
+
+    assert table.properties["owner"] == "ops"
+    assert LakeTransaction(table).table_metadata.properties["owner"] == "ops"
