@@ -200,7 +200,9 @@ class PinnedRetrievalJob(LakeRetrievalJob):
             if current not in sql:
                 raise ModelsError(f"the offline store's query does not scan {current}; cannot pin it to a snapshot")
             sql = sql.replace(current, pinned)
-        super().__init__(job._connection, sql, job.on_demand_feature_views, job.full_feature_names, job.metadata)
+        super().__init__(
+            job._connection, sql, job.on_demand_feature_views, job.full_feature_names, job.metadata, job.entity_rows
+        )
 
 
 def rebuild_training_set(

@@ -51,7 +51,8 @@ class LakeOfflineStoreConfig(FeastConfigBaseModel):
 
 
 class LakeRetrievalJob(RetrievalJob):
-    """A DuckDB query over Iceberg files, run when the result is asked for."""
+    """A DuckDB query over Iceberg files, run when the result is asked for; for a point-in-time join, the query's
+    features are put beside the entity rows, in their order (see :func:`in_entity_order`)."""
 
     def __init__(
         self,
@@ -60,22 +61,31 @@ class LakeRetrievalJob(RetrievalJob):
         on_demand_feature_views: list[OnDemandFeatureView] | None = None,
         full_feature_names: bool = False,
         metadata: RetrievalMetadata | None = None,
+        entity_rows: pa.Table | None = None,
     ) -> None:
         self._connection = connection
         self._sql = sql
         self._on_demand_feature_views = on_demand_feature_views or []
         self._full_feature_names = full_feature_names
         self._metadata = metadata
+        self._entity_rows = entity_rows
 
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
-        return self._connection.execute(self._sql).to_arrow_table()
+        # a relation's result is converted to Arrow by DuckDB's threads as it comes; execute() converts it after
+        result = self._connection.sql(self._sql).to_arrow_table()
+        return result if self._entity_rows is None else in_entity_order(self._entity_rows, result)
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
 
     def to_sql(self) -> str:
-        """The DuckDB query this job runs."""
+        """The DuckDB query this job runs (for a point-in-time join: the entity rows' numbers and their features)."""
         return self._sql
+
+    @property
+    def entity_rows(self) -> pa.Table | None:
+        """The entity rows of a point-in-time join (with their :data:`ROW_ORDER_COLUMN`), else ``None``."""
+        return self._entity_rows
 
     @property
     def full_feature_names(self) -> bool:
@@ -102,6 +112,27 @@ class LakeRetrievalJob(RetrievalJob):
             raise FeaturesError(f"saved dataset {path} exists; pass allow_overwrite=True to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.to_arrow(), path)
+
+
+def in_entity_order(entity_rows: pa.Table, features: pa.Table) -> pa.Table:
+    """The entity rows (less their row number) followed by their features.
+
+    Args:
+        entity_rows: the entity rows, with :data:`ROW_ORDER_COLUMN` numbering them 0..n-1.
+        features: one row per entity row in any order: its :data:`ROW_ORDER_COLUMN` then the feature columns.
+    """
+    numbers = features.column(ROW_ORDER_COLUMN).to_numpy()
+    if len(numbers) != entity_rows.num_rows:
+        raise FeaturesError(
+            f"the point-in-time join returned {len(numbers)} rows for {entity_rows.num_rows} entity rows"
+        )
+    positions = np.empty(len(numbers), dtype=np.int64)
+    positions[numbers] = np.arange(len(numbers))
+    gathered = features.drop_columns([ROW_ORDER_COLUMN]).take(positions)
+    entities = entity_rows.drop_columns([ROW_ORDER_COLUMN])
+    return pa.Table.from_arrays(
+        [*entities.columns, *gathered.columns], names=[*entities.column_names, *gathered.column_names]
+    )
 
 
 def _utc(moment: datetime) -> datetime:
@@ -205,21 +236,21 @@ class LakeOfflineStore(OfflineStore):
             raise FeaturesError(f"entity_df lacks the join key column(s) {', '.join(missing)}; add them")
         times = entities.column(event_column)
         earliest, latest = pa.compute.min(times).as_py(), pa.compute.max(times).as_py()
-        entity_columns = [name for name in entities.column_names if name != ROW_ORDER_COLUMN]
         connection = lake_cursor(get_settings())
         connection.register(ENTITY_TABLE, entities)
         requested = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         return LakeRetrievalJob(
             connection,
-            point_in_time_sql(views, entity_columns, event_column, (earliest, latest), filter_by_created_timestamp),
+            point_in_time_sql(views, event_column, (earliest, latest), filter_by_created_timestamp),
             on_demand_feature_views=requested,
             full_feature_names=full_feature_names,
             metadata=RetrievalMetadata(
                 features=feature_refs,
-                keys=[name for name in entity_columns if name != event_column],
+                keys=[name for name in entities.column_names if name not in (event_column, ROW_ORDER_COLUMN)],
                 min_event_timestamp=earliest,
                 max_event_timestamp=latest,
             ),
+            entity_rows=entities,
         )
 
     @staticmethod

@@ -6,7 +6,9 @@ view between narrow entity rows (row number, key, event time) and the view's row
 feature row at or before its timestamp and, among rows with that event time, the last created one (the join orders
 by event and created time together, as one struct, so no window has to de-duplicate the rows first). A feature row
 older than the view's TTL is treated as missing, exactly as Feast's own stores do. Each view's answers are joined
-back to the entity rows by row number.
+to the entity rows' numbers; the query returns those numbers and the features in no particular order, and the
+offline store puts them back in the entity rows' order in Arrow (a gather by row number), next to the entity columns
+it already holds, so DuckDB neither sorts the result nor carries the entity columns through the joins.
 
 The ASOF join sorts every feature row it gets by key and time, which is most of the query's cost, so it gets as few
 and as cheap ones as possible: the feature rows are first hash-joined with the entity rows' distinct keys, which
@@ -163,7 +165,6 @@ def _view_cte(
 
 def point_in_time_sql(
     views: Sequence[ViewRead],
-    entity_columns: Sequence[str],
     event_timestamp_column: str,
     entity_time_range: tuple[datetime, datetime],
     created_at_or_before: bool = False,
@@ -172,19 +173,18 @@ def point_in_time_sql(
 
     Args:
         views: the feature views to join, in output order.
-        entity_columns: columns of the entity frame, returned first and in this order.
         event_timestamp_column: the entity frame's event-time column.
         entity_time_range: earliest and latest event timestamp among the entity rows (pushed into the scans).
         created_at_or_before: Feast's ``filter_by_created_timestamp``: a row of a view with a created-time column
             counts only for entity rows at or after its created time (rows without one never count).
 
     Returns:
-        A query over :data:`ENTITY_TABLE` returning the entity columns then every view's features, in the
-        entity rows' order.
+        A query over :data:`ENTITY_TABLE` returning each entity row's :data:`ROW_ORDER_COLUMN` then every view's
+        features, one row per entity row, in no particular order.
     """
     codes: dict[tuple[str, ...], str] = {}
     ctes, joins = [], []
-    outputs = [f"entity.{quote(column)}" for column in entity_columns]
+    outputs = [f"entity.{quote(ROW_ORDER_COLUMN)}"]
     for index, view in enumerate(views):
         entity_keys = tuple(view.join_keys.values())
         if entity_keys not in codes:
@@ -200,10 +200,7 @@ def point_in_time_sql(
             value = f"{alias}.feature_{position}"
             outputs.append(f"{f'CASE WHEN {fresh} THEN {value} END' if view.ttl else value} AS {quote(output)}")
     with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    return (
-        f"{with_clause}SELECT {', '.join(outputs)} FROM {ENTITY_TABLE} AS entity "
-        f"{' '.join(joins)} ORDER BY entity.{quote(ROW_ORDER_COLUMN)}"
-    )
+    return f"{with_clause}SELECT {', '.join(outputs)} FROM {ENTITY_TABLE} AS entity {' '.join(joins)}"
 
 
 def _microseconds(ttl: timedelta | None) -> int:
