@@ -70,6 +70,7 @@ class Builds:
     cli_output: str
     incremental_tests: dict[str, list[str]]
     rebuild_tests: dict[str, list[str]]
+    incremental_responses: dict[str, dict[str, object]]
 
 
 def _tests_by_model(target: Path) -> dict[str, list[str]]:
@@ -82,6 +83,16 @@ def _tests_by_model(target: Path) -> dict[str, list[str]]:
         if node.get("resource_type") == "test" and node.get("attached_node"):
             tests.setdefault(nodes[node["attached_node"]]["name"], []).append(result["compiled_code"])
     return tests
+
+
+def _model_responses(target: Path) -> dict[str, dict[str, object]]:
+    """The adapter response each model of the last dbt run reported in run_results.json, by table name."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {
+        result["relation_name"].replace('"', "").split(".", 1)[1]: result["adapter_response"]
+        for result in results
+        if result["unique_id"].startswith("model.")
+    }
 
 
 def _snapshot_ids(lake: DbtLake) -> dict[str, list[int]]:
@@ -105,6 +116,7 @@ def builds(dbt_lake: DbtLake) -> Builds:
     after_incremental = {name: dbt_lake.read(name) for name in MODELS}
     incremental_snapshots = _snapshot_ids(dbt_lake)
     incremental_tests = _tests_by_model(work / "target")
+    incremental_responses = _model_responses(work / "target")
 
     assert dbt_lake.dbt("build", "--full-refresh").success
     return Builds(
@@ -117,6 +129,7 @@ def builds(dbt_lake: DbtLake) -> Builds:
         cli_output=cli.output,
         incremental_tests=incremental_tests,
         rebuild_tests=_tests_by_model(work / "target"),
+        incremental_responses=incremental_responses,
     )
 
 
@@ -173,6 +186,8 @@ def test_incremental_run_reads_and_writes_only_new_data(builds: Builds, name: st
     assert int(transactions["added-records"]) == TRANSACTIONS_PER_DAY  # the new day only: no other day changed
     assert int(transactions["total-records"]) == 4 * TRANSACTIONS_PER_DAY
     assert transactions["changed-partition-count"] == "1"
+    response = builds.incremental_responses[name]
+    assert (response["code"], response["rows_affected"]) == ("staged", TRANSACTIONS_PER_DAY)
 
 
 def test_models_whose_inputs_did_not_change_are_written_only_by_a_full_refresh(builds: Builds) -> None:
@@ -180,6 +195,9 @@ def test_models_whose_inputs_did_not_change_are_written_only_by_a_full_refresh(b
         name = next(name for name in MODELS if name.endswith(f".{model}"))
         rewritten = builds.incremental_snapshots[name][-1] != builds.after_full[name]
         assert rewritten == (model not in UNCHANGED), name
+        response = builds.incremental_responses[name]
+        assert response["code"] == ("staged" if rewritten else "unchanged"), name
+        assert (response["rows_affected"] == 0) == (not rewritten), name
         assert (
             builds.lake.catalog.load_table(name).current_snapshot().snapshot_id
             not in builds.incremental_snapshots[name]
