@@ -11,6 +11,8 @@ import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
+from lake.catalog import LakeTransaction
+
 LOG_RETRIES = 9
 """Retries for log tables that several processes append to at once (scoring replicas, SQL endpoint processes)."""
 
@@ -32,7 +34,8 @@ def append_rows(table: Table, rows: Sequence[Mapping[str, Any]], retries: int = 
     batch = pa.Table.from_pylist(list(rows), schema=table.schema().as_arrow())
     for attempt in range(retries + 1):
         try:
-            table.append(batch)
+            with LakeTransaction(table) as transaction:  # pyiceberg's table.append slows as the log's history grows
+                transaction.append(batch)
             return
         except CommitFailedException:
             if attempt == retries:

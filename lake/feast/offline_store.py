@@ -30,6 +30,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from feast.saved_dataset import SavedDatasetStorage
 
+from lake.catalog import LakeTransaction
 from lake.errors import FeaturesError
 from lake.feast.queries import (
     ENTITY_TABLE,
@@ -321,7 +322,8 @@ class LakeOfflineStore(OfflineStore):
         if missing:
             raise FeaturesError(f"pushed rows for {feature_view.name} lack column(s) {', '.join(missing)}")
         try:
-            iceberg_table.append(table.select(schema.names).cast(schema))
+            with LakeTransaction(iceberg_table) as transaction:
+                transaction.append(table.select(schema.names).cast(schema))
         except (pa.ArrowInvalid, ValueError) as error:
             raise FeaturesError(f"pushed rows for {feature_view.name} do not fit its table: {error}") from None
         if progress:

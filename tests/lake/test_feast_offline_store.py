@@ -17,6 +17,7 @@ from pyiceberg.catalog import Catalog
 
 from lake.errors import FeaturesError
 from lake.feast.environment import iceberg_source_options
+from lake.feast.offline_store import LakeOfflineStore
 from lake.feast.synthetic import TIMESTAMP, SyntheticSpan, entity_ids, synthetic_rows, write_synthetic_feature_table
 from lake.settings import Settings
 
@@ -177,6 +178,28 @@ def test_entity_frame_without_join_key_is_refused(settings: Settings, catalog: C
     rows = pd.DataFrame({"card_id": ["card000001"], "event_timestamp": [pd.Timestamp("2026-01-02", tz="UTC")]})
     with pytest.raises(FeaturesError, match="merchant_id"):
         store.get_historical_features(entity_df=rows, features=["merchant_features:merchant_tx_count_30d"]).to_df()
+
+
+def test_rows_pushed_offline_are_appended_to_the_views_table_and_misfits_refused(
+    settings: Settings, catalog: Catalog
+) -> None:
+    frames = write_tables(catalog)
+    store = open_store(settings, LAKE_STORE, feature_objects(settings))
+    view = store.get_feature_view("card_features")
+    pushed = synthetic_rows("card_features", SyntheticSpan(rows=5, entities=2, days=1, seed=21))
+    counted: list[int] = []
+
+    LakeOfflineStore.offline_write_batch(store.config, view, pushed, counted.append)
+
+    table = catalog.load_table("features.card_features")
+    assert table.scan().count() == len(frames["card_features"]) + 5
+    assert counted == [5]
+    with pytest.raises(FeaturesError, match="lack column"):
+        LakeOfflineStore.offline_write_batch(store.config, view, pushed.drop_columns(["tx_count_1h"]), None)
+    misfit = pushed.set_column(3, "tx_count_1h", pa.array(["many"] * 5))
+    with pytest.raises(FeaturesError, match="do not fit"):
+        LakeOfflineStore.offline_write_batch(store.config, view, misfit, None)
+    assert catalog.load_table("features.card_features").scan().count() == len(frames["card_features"]) + 5
 
 
 @pytest.mark.parametrize(
