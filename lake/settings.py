@@ -8,6 +8,8 @@ unset are filled from the profile's defaults by :meth:`Settings._apply_profile`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -280,3 +282,33 @@ def _cached(environment: frozenset[tuple[str, str]]) -> Settings:
 def get_settings() -> Settings:
     """The settings of this process, read once per distinct ``LAKEFORGE_*`` environment."""
     return _cached(frozenset((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+
+
+def without_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's environment) less every ``LAKEFORGE_*`` variable: a child process given
+    it reads only the settings then added to it, none of the machine's."""
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if not name.startswith(ENV_PREFIX)}
+
+
+@contextmanager
+def data_home(home: Path) -> Iterator[Settings]:
+    """This process's settings become those of the data home ``home`` for the block (benchmarks, scratch runs).
+
+    Every ``LAKEFORGE_*`` variable is set aside and ``LAKEFORGE_HOME`` is ``home``, so nothing of the machine's
+    profile leaks in; child processes inherit the same. Afterwards the variables are exactly as before, whatever
+    the block set (e.g. the Feast variables of :mod:`lake.feast.environment`).
+    """
+    saved = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    _clear_settings_variables()
+    os.environ[f"{ENV_PREFIX}HOME"] = str(home)
+    try:
+        yield load_settings()
+    finally:
+        _clear_settings_variables()
+        os.environ.update(saved)
+
+
+def _clear_settings_variables() -> None:
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+        del os.environ[name]

@@ -22,8 +22,8 @@ from typing import Any
 from rich.console import Console
 
 from lake.generate import write_landing_files
+from lake.settings import data_home
 from models.cycle import run_cycle
-from scripts.bench_dbt import data_home
 
 DAYS = 28
 """Days of the full cycle; one more day is then run incrementally."""
@@ -42,7 +42,7 @@ def run(small: bool) -> dict[str, Any]:
 
 
 def _bench(rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp, data_home(Path(tmp)) as settings:
+    with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp, data_home(Path(tmp) / "home") as settings:
         incoming = Path(tmp) / "incoming"
         files = write_landing_files(incoming, rows=rows * (DAYS + 1) // DAYS, days=DAYS + 1, seed=SEED)
         last_day = f"d{DAYS:04d}"

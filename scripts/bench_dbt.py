@@ -25,11 +25,8 @@ one-thread ratio; two threads shorten both builds alike (at 10M on 2 free cores:
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +41,7 @@ from lake.dbt_runner import run_dbt
 from lake.duck import connect, register_iceberg_views
 from lake.generate import write_landing_files
 from lake.ingest import ingest_path
-from lake.settings import Settings, load_settings
+from lake.settings import Settings, data_home
 from lake.tables import table_stats
 
 DAYS = 28
@@ -65,22 +62,8 @@ def run(small: bool) -> dict[str, Any]:
     return {"days_full": DAYS, "days_incremental": 1, "by_transactions": {str(n): _bench(n) for n in sizes}}
 
 
-@contextmanager
-def data_home(folder: Path) -> Iterator[Settings]:
-    """A fresh data home under ``folder`` for the block, with every other ``LAKEFORGE_*`` variable set aside."""
-    saved = {name: value for name, value in os.environ.items() if name.startswith("LAKEFORGE_")}
-    for name in saved:
-        del os.environ[name]
-    os.environ["LAKEFORGE_HOME"] = str(folder / "home")
-    try:
-        yield load_settings()
-    finally:
-        del os.environ["LAKEFORGE_HOME"]
-        os.environ.update(saved)
-
-
 def _bench(rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp, data_home(Path(tmp)) as settings:
+    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp, data_home(Path(tmp) / "home") as settings:
         work = Path(tmp)
         landing = work / "landing"
         files = write_landing_files(landing, rows=rows * (DAYS + 1) // DAYS, days=DAYS + 1, seed=SEED)

@@ -287,14 +287,13 @@ def run(small: bool) -> dict[str, Any]:
 
 
 def _measure(sizes: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench_feast_") as folder:
-        home = Path(folder)
-        os.environ["LAKEFORGE_HOME"] = str(home)
-        from lake.catalog import load_catalog
-        from lake.feast.synthetic import SyntheticSpan, write_synthetic_feature_table
-        from lake.settings import get_settings
+    from lake.catalog import load_catalog
+    from lake.feast.synthetic import SyntheticSpan, write_synthetic_feature_table
+    from lake.settings import data_home
 
-        catalog = load_catalog(get_settings())
+    with tempfile.TemporaryDirectory(prefix="bench_feast_") as folder, data_home(Path(folder)) as settings:
+        home = Path(folder)
+        catalog = load_catalog(settings)
         started = time.perf_counter()
         cards = write_synthetic_feature_table(
             catalog, "card_features", SyntheticSpan(rows=sizes["card_rows"], entities=sizes["cards"], days=60)

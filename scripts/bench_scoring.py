@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import aiohttp
 from fastapi import FastAPI
 
 from lake.feast.synthetic import SyntheticSpan
-from lake.settings import PROJECT_ROOT, load_settings
+from lake.settings import PROJECT_ROOT, data_home, load_settings
 from serving.scoring.schemas import Score, Transaction
 from serving.scoring.scorer import TransactionScorer
 
@@ -184,16 +183,12 @@ def run(small: bool) -> dict[str, Any]:
 
     spans = SMALL_SPANS if small else FULL_SPANS
     seconds = 3.0 if small else 10.0
-    previous_home = os.environ.get("LAKEFORGE_HOME")
-    with tempfile.TemporaryDirectory(prefix="bench-scoring-") as folder:
-        os.environ["LAKEFORGE_HOME"] = str(Path(folder) / "home")
-        try:
-            with contextlib.redirect_stdout(sys.stderr):  # Feast and Ray print progress; stdout carries the JSON
-                rows = _measure_both(spans, seconds, Path(folder))
-        finally:
-            os.environ.pop("LAKEFORGE_HOME")
-            if previous_home is not None:
-                os.environ["LAKEFORGE_HOME"] = previous_home
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-scoring-") as folder,
+        data_home(Path(folder) / "home"),
+        contextlib.redirect_stdout(sys.stderr),  # Feast and Ray print progress; stdout carries the JSON
+    ):
+        rows = _measure_both(spans, seconds, Path(folder))
 
     failed = [row for row in rows if row["errors"]]
     if failed:

@@ -11,7 +11,6 @@ DuckDB direct; >= 200k rows/s streamed.
 from __future__ import annotations
 
 import gc
-import os
 import socket
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ import trino
 
 from lake.catalog import load_catalog
 from lake.duck import connect, register_iceberg_views
-from lake.settings import PROJECT_ROOT, load_settings
+from lake.settings import PROJECT_ROOT, load_settings, without_settings
 
 LOOKUP_TABLE = "curated.bench_cards"
 """Small queries run on a dimension-sized table (what dashboards' point lookups and tiles hit)."""
@@ -69,7 +68,7 @@ def _free_port() -> int:
 
 
 def _start_endpoint(home: Path, port: int) -> subprocess.Popen[bytes]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+    environment = without_settings()
     environment.update(
         LAKEFORGE_HOME=str(home),
         LAKEFORGE_SQL__GROUP_FILE=str(PROJECT_ROOT / "deploy" / "trino" / "group.txt"),

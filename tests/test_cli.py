@@ -7,13 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lake.settings import Settings
+from lake.settings import Settings, without_settings
 
 
 def run_cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+    env = without_settings()
     env.update(LAKEFORGE_HOME=str(env_home), COLUMNS="200")
     executable = Path(sys.executable).with_name("lakeforge")
     return subprocess.run([str(executable), *args], capture_output=True, text=True, env=env, timeout=120)

@@ -1,11 +1,12 @@
 """Settings: profiles, environment variables, masking and errors naming the variable."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from lake.errors import ConfigError
-from lake.settings import load_settings
+from lake.settings import data_home, get_settings, load_settings, without_settings
 
 
 def test_local_profile_keeps_everything_under_the_data_home(tmp_path: Path) -> None:
@@ -48,3 +49,24 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in shown
     assert "topsecret" not in shown
     assert "lf:****@db" in shown
+
+
+def test_a_scratch_data_home_hides_the_machines_profile_and_restores_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LAKEFORGE_PROFILE", "cluster")
+    monkeypatch.setenv("LAKEFORGE_SQL__PORT", "9090")
+    with data_home(tmp_path / "scratch") as settings:
+        assert settings.profile == "local"
+        assert settings.home == tmp_path / "scratch"
+        assert get_settings() == settings
+        assert os.environ["LAKEFORGE_HOME"] == str(tmp_path / "scratch")
+        os.environ["LAKEFORGE_FEAST_ONLINE_STORE"] = "set inside the block"
+    assert "LAKEFORGE_FEAST_ONLINE_STORE" not in os.environ
+    assert "LAKEFORGE_HOME" not in os.environ
+    assert (os.environ["LAKEFORGE_PROFILE"], os.environ["LAKEFORGE_SQL__PORT"]) == ("cluster", "9090")
+
+
+def test_a_child_environment_carries_no_settings_variable() -> None:
+    environ = {"PATH": "/bin", "LAKEFORGE_PROFILE": "cluster", "LAKEFORGE_CATALOG__URI": "sqlite://", "HOME": "/root"}
+    assert without_settings(environ) == {"PATH": "/bin", "HOME": "/root"}

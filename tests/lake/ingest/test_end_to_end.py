@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -13,20 +10,14 @@ from lake.catalog import load_catalog
 from lake.generate import write_landing_files
 from lake.settings import Settings
 from lake.tables import list_table_stats
-
-
-def lakeforge(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
-    env.update(LAKEFORGE_HOME=str(home), COLUMNS="200")
-    executable = Path(sys.executable).with_name("lakeforge")
-    return subprocess.run([str(executable), *args], capture_output=True, text=True, env=env, timeout=120)
+from tests.test_cli import run_cli
 
 
 def test_generated_landing_files_ingest_cleanly_and_only_once(tmp_path: Path, settings: Settings) -> None:
     written = write_landing_files(tmp_path / "landing", rows=2000, days=3, seed=3, fmt="csv")
     expected = {table: sum(pl.read_csv(path).height for path in paths) for table, paths in written.items() if paths}
 
-    first = lakeforge("ingest", str(tmp_path / "landing"), home=settings.home)
+    first = run_cli("ingest", str(tmp_path / "landing"), env_home=settings.home)
     assert first.returncode == 0, first.stderr
     assert "Ingestion" in first.stdout and f"{sum(expected.values()):,}" in first.stdout
 
@@ -35,7 +26,7 @@ def test_generated_landing_files_ingest_cleanly_and_only_once(tmp_path: Path, se
     assert not any(name.endswith("_quarantine") and rows for name, rows in stats.items())
     assert stats["ops.ingest_batches"] == sum(len(paths) for paths in written.values())
 
-    again = lakeforge("ingest", str(tmp_path / "landing"), home=settings.home)
+    again = run_cli("ingest", str(tmp_path / "landing"), env_home=settings.home)
     assert again.returncode == 0 and "already ingested" in again.stdout
     assert {s.name: s.rows for s in list_table_stats(load_catalog(settings))} == stats
 
@@ -50,7 +41,7 @@ def test_cli_reports_quarantine_and_rejections(tmp_path: Path, settings: Setting
     )
     (landing / "merchants.jsonl").write_text('{"merchant_id": "m1", "merchant_na')
 
-    shown = lakeforge("ingest", str(landing), home=settings.home)
+    shown = run_cli("ingest", str(landing), env_home=settings.home)
 
     assert shown.returncode == 1
     assert "card_type: not one of credit, debit, prepaid" in shown.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ import requests
 import trino
 
 from lake.catalog import load_catalog
-from lake.settings import load_settings
+from lake.settings import load_settings, without_settings
 from tests.conftest import clean_environment
 from tests.serving.sql.conftest import build_lake, fetch
 
@@ -31,7 +30,7 @@ def test_lakeforge_sql_serves_and_flushes_the_audit_on_sigterm(tmp_path: Path) -
     home, port = tmp_path / "home", _free_port()
     with clean_environment():
         build_lake(load_catalog(load_settings(home=home)))
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("LAKEFORGE_")}
+        environment = without_settings()
         environment["LAKEFORGE_HOME"] = str(home)
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("lakeforge")), "sql", "--port", str(port)],
