@@ -113,8 +113,9 @@ def _coded_entity_sql(keys: str, entity_keys: Sequence[str], event_timestamp_col
     )
 
 
-def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime, latest: datetime) -> str:
-    """The view's rows an entity row between ``earliest`` and ``latest`` can use: key code, times, features."""
+def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime | None, latest: datetime | None) -> str:
+    """The view's rows an entity row between ``earliest`` and ``latest`` can use: key code, times, features (no
+    bounds without entity rows: the join with their keys then leaves no row anyway)."""
     feature_time = f"CAST(source.{quote(view.timestamp_column)} AS TIMESTAMPTZ)"
     on = [f"source.{quote(key)} = k.key_{n}" for n, key in enumerate(view.join_keys)]
     on.append(f"{feature_time} <= k.last_time")
@@ -124,7 +125,7 @@ def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime, latest: datet
     if view.created_column:
         columns.append(f"CAST(source.{quote(view.created_column)} AS TIMESTAMPTZ) AS created_time")
     columns += [f"source.{quote(column)} AS feature_{n}" for n, column in enumerate(view.features)]
-    lowest = earliest - view.ttl if view.ttl else None
+    lowest = earliest - view.ttl if view.ttl and earliest is not None else earliest
     return (
         f"(SELECT {', '.join(columns)} FROM {view.scan} AS source JOIN {keys} AS k ON {' AND '.join(on)} "
         f"WHERE {_time_filter(view.timestamp_column, lowest, latest)})"
@@ -136,7 +137,7 @@ def _view_cte(
     keys: str,
     view: ViewRead,
     event_timestamp_column: str,
-    time_range: tuple[datetime, datetime],
+    time_range: tuple[datetime | None, datetime | None],
     created_at_or_before: bool,
 ) -> str:
     """``name``: one row per entity row that has a feature row at or before it (row_id, event_time, feature_time,
@@ -166,7 +167,7 @@ def _view_cte(
 def point_in_time_sql(
     views: Sequence[ViewRead],
     event_timestamp_column: str,
-    entity_time_range: tuple[datetime, datetime],
+    entity_time_range: tuple[datetime | None, datetime | None],
     created_at_or_before: bool = False,
 ) -> str:
     """SQL joining every view to the entity rows as of each row's event timestamp.
@@ -174,7 +175,8 @@ def point_in_time_sql(
     Args:
         views: the feature views to join, in output order.
         event_timestamp_column: the entity frame's event-time column.
-        entity_time_range: earliest and latest event timestamp among the entity rows (pushed into the scans).
+        entity_time_range: earliest and latest event timestamp among the entity rows (pushed into the scans);
+            ``(None, None)`` when there are none.
         created_at_or_before: Feast's ``filter_by_created_timestamp``: a row of a view with a created-time column
             counts only for entity rows at or after its created time (rows without one never count).
 

@@ -348,3 +348,20 @@ def test_entity_row_with_missing_key_keeps_its_place_like_the_stock_store(settin
     assert results[0]["tx_count_1h"].iloc[[3, 17]].isna().all()
     assert results[0]["merchant_tx_count_30d"].notna().sum() > 10
     pd.testing.assert_frame_equal(as_comparable(results[0]), as_comparable(results[1][results[0].columns]))
+
+
+def test_empty_entity_frame_gives_an_empty_training_set_like_the_stock_store(
+    settings: Settings, catalog: Catalog
+) -> None:
+    frames = write_tables(catalog)
+    entity_rows = random_entity_rows(frames, count=10).head(0)
+    objects = feature_objects(settings)
+    service_features = ["card_features:tx_count_1h", "customer_features:customer_avg_amount_30d_cents"]
+    results = [
+        open_store(settings, kind, objects).get_historical_features(entity_df=entity_rows, features=service_features)
+        for kind in (LAKE_STORE, "duckdb")
+    ]
+
+    from_lake, from_stock = (job.to_df() for job in results)
+    assert from_lake.empty and list(from_lake.columns) == list(from_stock.columns)
+    assert results[0].metadata is not None and results[0].metadata.min_event_timestamp is None
