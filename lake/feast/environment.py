@@ -150,6 +150,9 @@ def apply_feature_repo(settings: Settings | None = None, repo_path: Path = FEATU
     Args:
         settings: settings to use; default: the process settings.
         repo_path: the Feast repository.
+
+    Raises:
+        FeaturesError: Feast refused the repository, e.g. a data source's table does not exist yet.
     """
     from feast.repo_config import load_repo_config
     from feast.repo_operations import apply_total, cli_check_repo
@@ -163,5 +166,13 @@ def apply_feature_repo(settings: Settings | None = None, repo_path: Path = FEATU
         cli_check_repo(repo_path, repo_path / "feature_store.yaml")
         config = load_repo_config(repo_path, repo_path / "feature_store.yaml")
         apply_total(config, repo_path, skip_source_validation=False)
+    except ValueError as error:  # what Feast raises for a source it cannot validate
+        hint = (
+            "; the feature views read the dbt feature tables: build them first (`lakeforge transform build`, "
+            "or `dbt build` in dbt_project/)"
+            if "does not exist" in str(error)
+            else ""
+        )
+        raise FeaturesError(f"cannot apply {repo_path}: {error}{hint}") from None
     finally:
         os.chdir(working_directory)

@@ -44,6 +44,11 @@ def _aware(moment: datetime, label: str) -> datetime:
 
 def _views(store: FeatureStore, names: list[str] | None) -> list[FeatureView]:
     views = {view.name: view for view in store.list_feature_views(allow_cache=False) if view.online}
+    if not views:
+        raise FeaturesError(
+            f"no online feature view is registered in Feast project {store.project!r}: "
+            "run `lakeforge features apply` (or `feast apply` in feature_repo/) first"
+        )
     unknown = sorted(set(names or []) - set(views))
     if unknown:
         raise FeaturesError(f"unknown feature view(s) {', '.join(unknown)}; known: {', '.join(sorted(views))}")
@@ -70,7 +75,7 @@ def materialize_views(
         One :class:`MaterializedRange` per view.
 
     Raises:
-        FeaturesError: a time is naive, ``start`` is after ``end``, or a view is unknown.
+        FeaturesError: a time is naive, ``start`` is after ``end``, a view is unknown, or none is registered.
     """
     start, end = _aware(start, "start"), _aware(end, "end")
     if start > end:
@@ -97,7 +102,7 @@ def materialize_incremental_views(
 
     Raises:
         FeaturesError: ``end`` is naive or earlier than a view's last materialized end, a view without a TTL
-            was never materialized, or a view is unknown.
+            was never materialized, a view is unknown, or none is registered.
     """
     end = _aware(end, "end")
     ranges = []
@@ -140,5 +145,8 @@ def feature_freshness(store: FeatureStore) -> dict[str, datetime | None]:
     """Each online feature view's last materialized end time (``None``: never materialized), from the registry.
 
     Serving reads this to tell how stale the online values may be.
+
+    Raises:
+        FeaturesError: no online feature view is registered (the repository was never applied).
     """
     return {view.name: view.most_recent_end_time for view in _views(store, None)}

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +19,9 @@ import pytest
 from feast import FeatureStore
 from pyiceberg.catalog import Catalog
 
+from lake.errors import FeaturesError
 from lake.feast.environment import FEATURE_REPO, apply_feature_repo, export_feast_environment, open_feature_store
-from lake.feast.materialization import feature_freshness, materialize_views
+from lake.feast.materialization import feature_freshness, materialize_incremental_views, materialize_views
 from lake.settings import Settings, get_settings
 from tests.feature_repo.conftest import write_feature_tables
 
@@ -160,3 +161,10 @@ def test_cluster_profile_uses_postgres_registry_and_redis(
         assert feature_freshness(store)["card_features"] == end
     finally:
         store.teardown()
+
+
+def test_a_new_user_out_of_order_is_told_what_to_run_first(settings: Settings) -> None:
+    with pytest.raises(FeaturesError, match=r"no online feature view is registered.*lakeforge features apply"):
+        materialize_incremental_views(open_feature_store(settings), datetime.now(UTC))
+    with pytest.raises(FeaturesError, match=r"features\.card_features.*build them first \(`lakeforge transform build`"):
+        apply_feature_repo(settings)
