@@ -25,6 +25,10 @@ MODEL_NAMESPACES = ("staging", "curated", "features")
 """Namespaces the project writes."""
 
 
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+"""dbt result statuses of a node that failed (a model or test that errored, a test that found rows)."""
+
+
 @dataclass(frozen=True)
 class DbtRun:
     """Outcome of one dbt invocation."""
@@ -32,6 +36,14 @@ class DbtRun:
     success: bool
     invocation_id: str
     result: dbtRunnerResult
+
+    def failures(self, shown: int = 5) -> str:
+        """The nodes dbt reported as failed, as ``name (status)``: the first ``shown`` by name, then how many more
+        (dbt's own log lists them all); empty when its result lists none."""
+        results = getattr(self.result.result, "results", None) or []
+        failed = sorted(f"{item.node.name} ({item.status})" for item in results if str(item.status) in FAILED_STATUSES)
+        more = f" and {len(failed) - shown} more" if len(failed) > shown else ""
+        return ", ".join(failed[:shown]) + more
 
 
 @dataclass(frozen=True)

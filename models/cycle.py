@@ -47,8 +47,6 @@ from models.training_set import TRANSACTIONS_TABLE
 CLOCK_TABLE, CLOCK_COLUMN = "raw.transactions", "transaction_at"
 """The lake's clock: the newest event time of this raw table."""
 NO_CHAMPION = "no champion yet"
-_FAILURES = ("error", "fail", "runtime error")
-"""dbt result statuses that fail the transform step."""
 
 
 @dataclass(frozen=True)
@@ -176,9 +174,7 @@ class _Cycle:
             return skip
         run = run_dbt(["build", "--quiet"])
         if not run.success:
-            results = run.result.result.results  # type: ignore[union-attr]
-            failed = sorted(f"{result.node.name} ({result.status})" for result in results if result.status in _FAILURES)
-            raise TransformError(f"dbt build failed: {', '.join(failed) or 'see its log above'}")
+            raise TransformError(f"dbt build failed: {run.failures() or 'see its log above'}")
         published = published_by(self.catalog, run.invocation_id)
         rows = sum(table.rows_added for table in published)
         return StepOutcome(True, f"dbt build: {len(published)} table(s) published, {rows:,} rows written", rows)

@@ -31,8 +31,8 @@ def transform(ctx: typer.Context) -> None:
         console.print(view)
     if not run.success:
         raise TransformError(
-            "dbt reported failures (see its log above); tables whose tests failed were held back and keep "
-            "their previous published snapshot"
+            f"dbt reported failures ({run.failures() or 'see its log above'}); models whose tests failed were held "
+            "back: their tables keep the previous published snapshot"
         )
 
 
