@@ -7,6 +7,7 @@ import pytest
 
 from lake.errors import ConfigError
 from lake.settings import data_home, get_settings, load_settings, without_settings
+from tests.conftest import isolate_environment
 
 
 def test_local_profile_keeps_everything_under_the_data_home(tmp_path: Path) -> None:
@@ -54,6 +55,7 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_scratch_data_home_hides_the_machines_profile_and_restores_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    isolate_environment(monkeypatch)  # earlier tests may have exported Feast's LAKEFORGE_FEAST_* variables
     monkeypatch.setenv("LAKEFORGE_PROFILE", "cluster")
     monkeypatch.setenv("LAKEFORGE_SQL__PORT", "9090")
     with data_home(tmp_path / "scratch") as settings:
