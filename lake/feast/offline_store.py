@@ -164,6 +164,8 @@ def _entity_rows(entity_df: pd.DataFrame | str, event_timestamp_column: str | No
     if times.isna().any():
         raise FeaturesError(f"entity_df column {column!r} has missing timestamps; every row needs one")
     names = list(entity_df.columns)
+    if ROW_ORDER_COLUMN in names:
+        raise FeaturesError(f"entity_df has a column named {ROW_ORDER_COLUMN!r}, which the store uses; rename it")
     table = pa.Table.from_pandas(entity_df, columns=[name for name in names if name != column], preserve_index=False)
     table = table.add_column(names.index(column), column, _utc_microseconds(times))
     return table.append_column(ROW_ORDER_COLUMN, pa.array(np.arange(len(table), dtype=np.int64))), column
@@ -227,14 +229,20 @@ class LakeOfflineStore(OfflineStore):
         ``filter_by_created_timestamp``, only rows created at or before the entity row's time count.
 
         Raises:
-            FeaturesError: the entity frame lacks a key or usable timestamps, or a view's source is not an
-                Iceberg table of the lake.
+            FeaturesError: the entity frame lacks a key or usable timestamps, has a column named as a requested
+                feature, or a view's source is not an Iceberg table of the lake.
         """
         entities, event_column = _entity_rows(entity_df)
         views = [_view_read(view, feature_refs, full_feature_names) for view in feature_views]
         missing = sorted({key for view in views for key in view.join_keys.values()} - set(entities.column_names))
         if missing:
             raise FeaturesError(f"entity_df lacks the join key column(s) {', '.join(missing)}; add them")
+        clashing = sorted({name for view in views for name in view.features.values()} & set(entities.column_names))
+        if clashing:
+            raise FeaturesError(
+                f"entity_df column(s) {', '.join(clashing)} have the names of requested features; rename or drop them "
+                "(or ask for full_feature_names)"
+            )
         times = entities.column(event_column)
         earliest, latest = pa.compute.min(times).as_py(), pa.compute.max(times).as_py()
         connection = lake_cursor(get_settings())

@@ -172,11 +172,21 @@ def test_full_feature_names_and_naive_timestamps_agree_with_stock_store(settings
     pd.testing.assert_frame_equal(as_comparable(results[0]), as_comparable(results[1][results[0].columns]))
 
 
-def test_entity_frame_without_join_key_is_refused(settings: Settings, catalog: Catalog) -> None:
+@pytest.mark.parametrize(
+    ("extra", "refusal"),
+    [
+        ({}, "lacks the join key column.s. merchant_id"),
+        ({"merchant_id": ["merc000001"], "merchant_tx_count_30d": [3]}, "merchant_tx_count_30d have the names of"),
+        ({"merchant_id": ["merc000001"], "__lake_row": [0]}, "column named '__lake_row'"),
+    ],
+)
+def test_entity_frames_the_store_cannot_answer_are_refused_by_name(
+    settings: Settings, catalog: Catalog, extra: dict, refusal: str
+) -> None:
     write_tables(catalog)
     store = open_store(settings, LAKE_STORE, feature_objects(settings))
-    rows = pd.DataFrame({"card_id": ["card000001"], "event_timestamp": [pd.Timestamp("2026-01-02", tz="UTC")]})
-    with pytest.raises(FeaturesError, match="merchant_id"):
+    rows = pd.DataFrame({"card_id": ["card000001"], "event_timestamp": [pd.Timestamp("2026-01-02", tz="UTC")], **extra})
+    with pytest.raises(FeaturesError, match=refusal):
         store.get_historical_features(entity_df=rows, features=["merchant_features:merchant_tx_count_30d"]).to_df()
 
 
