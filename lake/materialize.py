@@ -39,6 +39,12 @@ from lake.tables import file_system_path
 
 STRATEGIES = ("table", "append", "insert_overwrite", "merge")
 """Write strategies, by the names dbt users know from ``incremental_strategy``."""
+UNSTORABLE_TYPES = {
+    "TIME WITH TIME ZONE": "a TIMESTAMPTZ, or a TIME in UTC",
+    "INTERVAL": "a number, e.g. epoch(interval) seconds",
+}
+"""DuckDB column types Iceberg has no type for, with what to cast them to: written as they are, a TIMETZ would
+lose its offset and an INTERVAL fails in pyiceberg."""
 UNCHANGED = "unchanged"
 """The ``strategy`` of a write not made: the published snapshot already holds its result (:func:`unchanged_write`)."""
 FINGERPRINT_PROPERTY = "lake.inputs-fingerprint"
@@ -97,7 +103,9 @@ def write_staged_snapshot(
             schema the existing table cannot take (the message says to run a full refresh).
     """
     started = time.perf_counter()
-    schema = connection.execute(f"SELECT * FROM ({query}) LIMIT 0").to_arrow_table().schema
+    result = connection.execute(f"SELECT * FROM ({query}) LIMIT 0")
+    _check_storable(identifier, result.description or [])
+    schema = result.to_arrow_table().schema
     _check_strategy(strategy, unique_key, schema)
     table = _load_or_create_table(catalog, identifier, schema, partition_by)
     if strategy == "table":
@@ -246,6 +254,15 @@ def parse_partition_field(text: str) -> tuple[str, str]:
         raise TransformError(f"partition_by entry {text!r} must be a column or transform(column), e.g. day(ts)")
     transform, column, bare = match.groups()
     return (column, transform) if bare is None else (bare, "identity")
+
+
+def _check_storable(identifier: str, description: Sequence[tuple[object, ...]]) -> None:
+    wrong = {str(column[0]): str(column[1]) for column in description if str(column[1]) in UNSTORABLE_TYPES}
+    if wrong:
+        casts = "; ".join(f"{name} ({kind}) to {UNSTORABLE_TYPES[kind]}" for name, kind in wrong.items())
+        raise TransformError(
+            f"{identifier}: Iceberg has no type for some result columns; cast them in the model: {casts}"
+        )
 
 
 def _check_strategy(strategy: str, unique_key: str | None, schema: pa.Schema) -> None:
