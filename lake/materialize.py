@@ -42,9 +42,12 @@ STRATEGIES = ("table", "append", "insert_overwrite", "merge")
 UNSTORABLE_TYPES = {
     "TIME WITH TIME ZONE": "a TIMESTAMPTZ, or a TIME in UTC",
     "INTERVAL": "a number, e.g. epoch(interval) seconds",
+    "TIMESTAMP_NS": "a TIMESTAMP (microseconds)",
+    "BIGNUM": "a DECIMAL(38, 0) or a VARCHAR",
+    "UNION": "one type, e.g. a VARCHAR",
 }
-"""DuckDB column types Iceberg has no type for, with what to cast them to: written as they are, a TIMETZ would
-lose its offset and an INTERVAL fails in pyiceberg."""
+"""DuckDB column types (by name, without parameters) Iceberg has no type for, with what to cast them to: written
+as they are, a TIMETZ would lose its offset and the others fail deep in pyiceberg's schema conversion."""
 UNCHANGED = "unchanged"
 """The ``strategy`` of a write not made: the published snapshot already holds its result (:func:`unchanged_write`)."""
 FINGERPRINT_PROPERTY = "lake.inputs-fingerprint"
@@ -257,9 +260,12 @@ def parse_partition_field(text: str) -> tuple[str, str]:
 
 
 def _check_storable(identifier: str, description: Sequence[tuple[object, ...]]) -> None:
-    wrong = {str(column[0]): str(column[1]) for column in description if str(column[1]) in UNSTORABLE_TYPES}
+    kinds = {str(column[0]): str(column[1]) for column in description}
+    wrong = {name: kind for name, kind in kinds.items() if kind.split("(", 1)[0] in UNSTORABLE_TYPES}
     if wrong:
-        casts = "; ".join(f"{name} ({kind}) to {UNSTORABLE_TYPES[kind]}" for name, kind in wrong.items())
+        casts = "; ".join(
+            f"{name} ({kind}) to {UNSTORABLE_TYPES[kind.split('(', 1)[0]]}" for name, kind in wrong.items()
+        )
         raise TransformError(
             f"{identifier}: Iceberg has no type for some result columns; cast them in the model: {casts}"
         )

@@ -193,9 +193,11 @@ def test_bad_requests_name_what_was_wrong(catalog: Catalog) -> None:
         write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["a"], day=1)), "merge", unique_key="missing")
     with pytest.raises(TransformError, match="partition column 'nope'"):
         write_staged_snapshot(catalog, TABLE, *arrow_query(_rows(["a"], day=1)), "table", partition_by=["day(nope)"])
-    zoned = duckdb.connect(), "SELECT 1 AS id, TIMETZ '10:00:00+02' AS opens_at, INTERVAL 3 DAY AS delay"
-    with pytest.raises(TransformError, match=r"opens_at \(TIME WITH TIME ZONE\) to a TIMESTAMPTZ.*delay \(INTERVAL\)"):
-        write_staged_snapshot(catalog, TABLE, *zoned, "table")
+    unstorable = "SELECT 1 AS id, TIMETZ '10:00:00+02' AS opens_at, INTERVAL 3 DAY AS delay, 1::UNION(n INT) AS u"
+    with pytest.raises(
+        TransformError, match=r"opens_at \(TIME WITH TIME ZONE\) to a TIMESTAMPTZ.*delay \(INTERVAL\).*u \(UNION\(n"
+    ):
+        write_staged_snapshot(catalog, TABLE, duckdb.connect(), unstorable, "table")
     _write_and_publish(catalog, _rows(["a"], day=1), "table")
     other = pa.table({"key": [1]})
     with pytest.raises(TransformError, match="--full-refresh"):
