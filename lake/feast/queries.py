@@ -125,7 +125,7 @@ def _coded_rows_sql(keys: str, view: ViewRead, earliest: datetime | None, latest
     if view.created_column:
         columns.append(f"CAST(source.{quote(view.created_column)} AS TIMESTAMPTZ) AS created_time")
     columns += [f"source.{quote(column)} AS feature_{n}" for n, column in enumerate(view.features)]
-    lowest = earliest - view.ttl if view.ttl and earliest is not None else earliest
+    lowest = earliest - view.ttl if view.ttl and earliest is not None else None
     return (
         f"(SELECT {', '.join(columns)} FROM {view.scan} AS source JOIN {keys} AS k ON {' AND '.join(on)} "
         f"WHERE {_time_filter(view.timestamp_column, lowest, latest)})"

@@ -375,3 +375,19 @@ def test_empty_entity_frame_gives_an_empty_training_set_like_the_stock_store(
     from_lake, from_stock = (job.to_df() for job in results)
     assert from_lake.empty and list(from_lake.columns) == list(from_stock.columns)
     assert results[0].metadata is not None and results[0].metadata.min_event_timestamp is None
+
+
+def test_a_view_without_ttl_answers_from_rows_older_than_every_entity_row(settings: Settings, catalog: Catalog) -> None:
+    frames = write_tables(catalog)
+    entity_rows = random_entity_rows(frames, count=30)
+    entity_rows["event_timestamp"] = frames["customer_features"]["feature_timestamp"].max() + pd.Timedelta(days=30)
+    features = ["customer_features:customer_avg_amount_30d_cents"]
+    from_lake = (
+        open_store(settings, LAKE_STORE, feature_objects(settings))
+        .get_historical_features(entity_df=entity_rows, features=features)
+        .to_df()
+    )
+
+    expected = brute_force(entity_rows, frames)[from_lake.columns]
+    assert from_lake["customer_avg_amount_30d_cents"].notna().sum() > 20, "customers' last rows still count (no TTL)"
+    pd.testing.assert_frame_equal(as_comparable(from_lake), as_comparable(expected))
