@@ -83,7 +83,7 @@ def write_staged_snapshot(
     query: str,
     strategy: str,
     unique_key: str | None = None,
-    partition_by: Sequence[str] = (),
+    partition_by: Sequence[str] | str = (),
     properties: Mapping[str, str] | None = None,
 ) -> StagedWrite:
     """Write ``rows`` into ``identifier`` as one snapshot on the ``audit`` branch (``main`` is left alone).
@@ -95,7 +95,8 @@ def write_staged_snapshot(
         query: the rows to write (a DuckDB query).
         strategy: one of :data:`STRATEGIES`.
         unique_key: key column for ``merge``.
-        partition_by: partition fields for a new table, e.g. ``["day(transaction_at)", "region"]``.
+        partition_by: partition fields for a new table, e.g. ``["day(transaction_at)", "region"]`` (a single
+            field may be given as a plain string, as dbt configs often are).
         properties: added to the snapshot summary (the dbt invocation id and model name).
 
     Returns:
@@ -110,7 +111,8 @@ def write_staged_snapshot(
     _check_storable(identifier, result.description or [])
     schema = result.to_arrow_table().schema
     _check_strategy(strategy, unique_key, schema)
-    table = _load_or_create_table(catalog, identifier, schema, partition_by)
+    fields = [partition_by] if isinstance(partition_by, str) else partition_by
+    table = _load_or_create_table(catalog, identifier, schema, fields)
     if strategy == "table":
         table = _evolve_schema_for_replace(table, schema)
     else:

@@ -167,6 +167,14 @@ def test_insert_overwrite_replaces_only_the_partitions_written(catalog: Catalog)
     assert _published(catalog) == [("a", 1, 1), ("b", 1, 1), ("d", 9, 2)]
 
 
+def test_one_partition_field_may_be_given_as_a_plain_string(catalog: Catalog) -> None:
+    _write_and_publish(catalog, _rows(["a"], day=1), "table", partition_by="day(at)")
+
+    assert [(field.name, str(field.transform)) for field in catalog.load_table(TABLE).spec().fields] == [
+        ("at_day", "day")
+    ]
+
+
 def test_merge_replaces_rows_whose_key_comes_again(catalog: Catalog) -> None:
     _write_and_publish(catalog, _rows(["a", "b", "c"], day=1), "table")
 

@@ -2,9 +2,9 @@
   Materialize a model as an Iceberg table in its layer's namespace, through the `lake` plugin.
 
   Config: incremental_strategy (table | append | insert_overwrite | merge; default table), unique_key (merge),
-  partition_by (list like ["day(transaction_at)"], used when the table is created), skip_unchanged (default
-  true: a full-replace model whose SQL and input snapshots are those of its published snapshot is not written
-  again; --full-refresh always writes).
+  partition_by (list like ["day(transaction_at)"], or one field as a string; used when the table is created),
+  skip_unchanged (default true: a full-replace model whose SQL and input snapshots are those of its published
+  snapshot is not written again; --full-refresh always writes).
   The result is written as one snapshot on the table's `audit` branch and, in the same plugin call, the model's
   DuckDB view is pointed at that snapshot (a dbt statement would cost tens of milliseconds of dbt's bookkeeping per
   model), so tests and downstream models see what was written, and readers of the lake see it only once
