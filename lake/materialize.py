@@ -262,14 +262,15 @@ def parse_partition_field(text: str) -> tuple[str, str]:
 
 
 def _check_storable(identifier: str, description: Sequence[tuple[object, ...]]) -> None:
-    kinds = {str(column[0]): str(column[1]) for column in description}
-    wrong = {name: kind for name, kind in kinds.items() if kind.split("(", 1)[0] in UNSTORABLE_TYPES}
-    if wrong:
-        casts = "; ".join(
-            f"{name} ({kind}) to {UNSTORABLE_TYPES[kind.split('(', 1)[0]]}" for name, kind in wrong.items()
-        )
+    columns = ((str(column[0]), str(column[1])) for column in description)
+    casts = [
+        f"{name} ({kind}) to {UNSTORABLE_TYPES[base]}"
+        for name, kind in columns
+        if (base := kind.split("(", 1)[0]) in UNSTORABLE_TYPES
+    ]
+    if casts:
         raise TransformError(
-            f"{identifier}: Iceberg has no type for some result columns; cast them in the model: {casts}"
+            f"{identifier}: Iceberg has no type for some result columns; cast them in the model: {'; '.join(casts)}"
         )
 
 

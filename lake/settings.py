@@ -281,7 +281,12 @@ def _cached(environment: frozenset[tuple[str, str]]) -> Settings:
 
 def get_settings() -> Settings:
     """The settings of this process, read once per distinct ``LAKEFORGE_*`` environment."""
-    return _cached(frozenset((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+    return _cached(frozenset(_settings_variables(os.environ).items()))
+
+
+def _settings_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``LAKEFORGE_*`` variables of ``environ`` (a copy)."""
+    return {name: value for name, value in environ.items() if name.startswith(ENV_PREFIX)}
 
 
 def without_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -299,7 +304,7 @@ def data_home(home: Path) -> Iterator[Settings]:
     profile leaks in; child processes inherit the same. Afterwards the variables are exactly as before, whatever
     the block set (e.g. the Feast variables of :mod:`lake.feast.environment`).
     """
-    saved = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    saved = _settings_variables(os.environ)
     _clear_settings_variables()
     os.environ[f"{ENV_PREFIX}HOME"] = str(home)
     try:
@@ -310,5 +315,5 @@ def data_home(home: Path) -> Iterator[Settings]:
 
 
 def _clear_settings_variables() -> None:
-    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+    for name in _settings_variables(os.environ):
         del os.environ[name]

@@ -13,7 +13,6 @@ import gc
 import http.client
 import json
 import multiprocessing
-import os
 import resource
 import socket
 import statistics
@@ -49,8 +48,8 @@ machine; of 500 it is the fifth slowest."""
 def _build_store(
     home: Path, offline_store: str, online: dict[str, Any], project: str, registry: str = "registry.db"
 ) -> Any:
-    """A FeatureStore over feature_repo/'s objects with the given offline and online stores."""
-    os.environ["LAKEFORGE_HOME"] = str(home)
+    """A FeatureStore over feature_repo/'s objects with the given offline and online stores, on the data home
+    ``home`` (the process's, set by :func:`_measure`; spawned children inherit it)."""
     from feast import FeatureStore, RepoConfig
 
     from lake.feast.environment import FEATURE_REPO, apply_feature_repo, export_feast_environment
