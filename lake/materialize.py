@@ -109,7 +109,7 @@ def write_staged_snapshot(
     started = time.perf_counter()
     result = connection.execute(f"SELECT * FROM ({query}) LIMIT 0")
     _check_storable(identifier, result.description or [])
-    schema = result.to_arrow_table().schema
+    schema = _storable_schema(result.to_arrow_table().schema)
     _check_strategy(strategy, unique_key, schema)
     fields = [partition_by] if isinstance(partition_by, str) else partition_by
     table = _load_or_create_table(catalog, identifier, schema, fields)
@@ -272,6 +272,32 @@ def _check_storable(identifier: str, description: Sequence[tuple[object, ...]]) 
         raise TransformError(
             f"{identifier}: Iceberg has no type for some result columns; cast them in the model: {'; '.join(casts)}"
         )
+
+
+def _storable_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with unsigned integers widened to a type holding all their values: Iceberg's integers are signed,
+    and pyiceberg would make a UINTEGER an Iceberg ``int`` (values from 2^31 fail) and a UBIGINT a ``long`` (half
+    of ``hash()``'s values fail). UINTEGER becomes ``long``, UBIGINT ``decimal(20, 0)``, also inside nested types;
+    the Trino endpoint shows DuckDB's unsigned types the same way."""
+    return pa.schema([field.with_type(_storable_type(field.type)) for field in schema], metadata=schema.metadata)
+
+
+def _storable_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_uint32(kind):
+        return pa.int64()
+    if pa.types.is_uint64(kind):
+        return pa.decimal128(20, 0)
+    if pa.types.is_struct(kind):
+        fields = [kind.field(index) for index in range(kind.num_fields)]
+        widened = pa.struct([field.with_type(_storable_type(field.type)) for field in fields])
+    elif pa.types.is_map(kind):
+        key, item = kind.key_field, kind.item_field
+        widened = pa.map_(key.with_type(_storable_type(key.type)), item.with_type(_storable_type(item.type)))
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        widened = pa.list_(kind.value_field.with_type(_storable_type(kind.value_type)))
+    else:
+        return kind
+    return kind if str(widened) == str(kind) else widened
 
 
 def _check_strategy(strategy: str, unique_key: str | None, schema: pa.Schema) -> None:

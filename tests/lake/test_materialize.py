@@ -213,6 +213,39 @@ def test_bad_requests_name_what_was_wrong(catalog: Catalog) -> None:
     assert _published(catalog) == [("a", 1, 1)]
 
 
+def test_unsigned_integers_are_stored_whole(catalog: Catalog, settings: Settings) -> None:
+    """Iceberg's integers are signed: UINTEGER goes to long and UBIGINT (e.g. ``hash()``) to decimal(20, 0), also
+    inside nested types, so their largest values are kept rather than refused."""
+    query = (
+        "SELECT 4294967295::UINTEGER AS u32, 18446744073709551615::UBIGINT AS u64, hash('lakeforge') AS bucket, "
+        "[4294967295::UINTEGER] AS listed, {'n': 18446744073709551615::UBIGINT} AS nested, 65535::USMALLINT AS u16"
+    )
+    with connect(settings) as duck:
+        staged = write_staged_snapshot(catalog, TABLE, duck, query, "table")
+        table = catalog.load_table(TABLE)
+        types = {field.name: str(field.field_type) for field in table.schema().fields}
+        stored = duck.execute(f"SELECT * FROM {iceberg_scan_sql(table, staged.snapshot_id)}").fetchone()
+        expected = duck.execute(query).fetchone()
+
+    assert types == {
+        "u32": "long",
+        "u64": "decimal(20, 0)",
+        "bucket": "decimal(20, 0)",
+        "listed": "list<long>",
+        "nested": "struct<8: n: optional decimal(20, 0)>",
+        "u16": "int",
+    }
+    assert stored is not None and expected is not None
+    assert [int(stored[0]), int(stored[1]), int(stored[2]), stored[3], int(stored[4]["n"]), stored[5]] == [
+        expected[0],
+        expected[1],
+        expected[2],
+        expected[3],
+        expected[4]["n"],
+        expected[5],
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("day(transaction_at)", ("transaction_at", "day")), ("region", ("region", "identity"))],
