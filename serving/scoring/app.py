@@ -192,11 +192,12 @@ AUTOSCALING: dict[str, Any] = {
     "min_replicas": 1,
     "max_replicas": 4,
     "target_ongoing_requests": 16,
-    "look_back_period_s": 10,
+    "look_back_period_s": 15,
     "upscale_delay_s": 2,
     "downscale_delay_s": 60,
 }
-"""1 to 4 replicas, a new one per 16 requests in flight (``serve_config.yaml`` carries the same for clusters)."""
+"""1 to 4 replicas, a new one per 16 requests in flight, averaged over 15 s (Ray Serve requires a window longer than
+its 10 s metrics interval; ``serve_config.yaml`` carries the same for clusters)."""
 
 scorer_deployment = serve.deployment(
     name="FraudScorer",

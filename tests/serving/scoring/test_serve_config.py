@@ -31,4 +31,6 @@ def test_serve_config_matches_the_deployment() -> None:
         wanted.upscale_delay_s,
         wanted.look_back_period_s,
     )
+    # Ray Serve warns that it will refuse a look-back window not longer than the metrics interval
+    assert wanted.look_back_period_s > wanted.metrics_interval_s
     assert deployment.max_ongoing_requests == declared.max_ongoing_requests
