@@ -11,6 +11,7 @@ there, and the driver reads the model back from it (a local folder would be on w
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -107,6 +108,16 @@ def ray_session(settings: Settings | None = None) -> Iterator[None]:
         ray.shutdown()
 
 
+@contextmanager
+def _without_ray_data_deprecations() -> Iterator[None]:
+    """Ray Train copies Ray Data's context, whose deprecated settings warn as they are copied: Ray's own doing,
+    nothing a user can act on, yet printed in every training once Feast's import has turned DeprecationWarnings on
+    for the whole process."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.data\.context")
+        yield
+
+
 def run_storage(settings: Settings) -> tuple[FileSystem, str]:
     """Where Ray Train keeps its runs: the warehouse's file system (with the catalog's S3 endpoint and keys) and the
     path of :data:`RUNS_FOLDER` on it."""
@@ -150,7 +161,7 @@ def train_booster(
     if workers < 1 or workers > len(periods["train"]):
         raise ModelsError(f"--workers must be between 1 and the training rows ({len(periods['train'])}); got {workers}")
     fs, storage_path = run_storage(settings)
-    with ray_session(settings):
+    with ray_session(settings), _without_ray_data_deprecations():
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
         chosen = {**DEFAULT_PARAMS, "scale_pos_weight": class_weight(periods["train"][LABEL]), "nthread": cpus}
         chosen.update(params or {})

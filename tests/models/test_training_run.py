@@ -25,9 +25,11 @@ PLAN = BoostingPlan(num_boost_round=40, early_stopping_rounds=5, verbose_every=5
 @pytest.mark.ray
 @pytest.mark.slow
 def test_train_register_gate_and_reproduce(
-    ray_session: None, settings: Settings, catalog: Catalog, fraud_lake: FraudLake
+    ray_session: None, settings: Settings, catalog: Catalog, fraud_lake: FraudLake, recwarn: pytest.WarningsRecorder
 ) -> None:
     first = train_and_register(cutoff=CUTOFF, workers=2, plan=PLAN, settings=settings)
+    ray_data_warnings = [str(w.message) for w in recwarn if w.filename.endswith(str(Path("ray", "data", "context.py")))]
+    assert ray_data_warnings == []  # Ray Train copying Ray Data's context: nothing a user can act on
     mv = first.model_version
     assert first.decision.alias == "champion" and mv.aliases == ["champion"]
     assert mv.params["workers"] == 2 and mv.params["xgboost"]["scale_pos_weight"] > 10
