@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 import duckdb
 import duckdb_extensions
@@ -57,6 +58,20 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
         con.execute("SET memory_limit = ?", [settings.duckdb.memory_limit])
     if not settings.warehouse_is_local:
         con.execute(_s3_secret_sql(settings))
+
+
+def confine_to_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Let the connection open files under the warehouse only, and change no setting from now on.
+
+    For a connection that runs SQL other people wrote (the SQL endpoint): DuckDB reads any file the process can
+    (a quoted path is a table to it), so whatever reaches it past the endpoint's own checks reads the lake's
+    files at most, never the server's. Spilling to DuckDB's temporary directory is unaffected.
+    """
+    warehouse = settings.catalog.warehouse or ""
+    root = urlparse(warehouse).path if settings.warehouse_is_local else warehouse
+    con.execute("SET allowed_directories = [?]", [root.rstrip("/") + "/"])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def _s3_secret_sql(settings: Settings) -> str:

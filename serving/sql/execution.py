@@ -20,7 +20,7 @@ import orjson
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
-from lake.duck import connect
+from lake.duck import confine_to_warehouse, connect
 from lake.errors import SqlEndpointError
 from lake.settings import Settings
 from serving.sql.audit import AuditEntry, QueryLog
@@ -53,6 +53,7 @@ class Engine:
         self.settings = settings
         self.database = connect(settings)
         self.database.execute("SET GLOBAL TimeZone = 'UTC'")
+        confine_to_warehouse(self.database, settings)
         self.metadata = LakeMetadata(catalog)
         self.translator = Translator(rules, settings.sql.catalog)
         self.planner = Planner(self.translator, settings.sql.query_timeout_s)

@@ -147,13 +147,12 @@ class Translator:
         expression = normalize_identifiers(expression, dialect="trino")
         _replace_session_functions(expression, scope)
         translated = Translated("")
-        cte_names = {cte.alias_or_name for cte in expression.find_all(exp.CTE)}
         resolved: list[tuple[exp.Table, LakeTable, TablePolicy]] = []
         visible: Visible | None = None
         for table in list(expression.find_all(exp.Table)):
             if not isinstance(table.this, exp.Identifier):
                 raise QueryError(f"Table function {table.this.sql('trino')} is not supported", "NOT_SUPPORTED")
-            if not table.db and not table.catalog and table.name in cte_names:
+            if _names_cte_in_scope(table):
                 continue
             catalog, schema, name = self._qualify(table, scope)
             if schema == INFORMATION_SCHEMA or catalog == SYSTEM_CATALOG:
@@ -219,6 +218,31 @@ class Translator:
             translated.virtual_tables[registered] = builder(visible)
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
         table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias))
+
+
+def _names_cte_in_scope(table: exp.Table) -> bool:
+    """Whether ``table`` names a CTE visible where it stands, as DuckDB binds them: a CTE of an enclosing ``WITH``,
+    where the body of a CTE sees only those defined before it (and itself, in a ``WITH RECURSIVE``).
+
+    Any other name is a table and goes through the governed path: passed through unresolved, DuckDB would read a
+    name such as ``"/data/*.parquet"`` as files, past every access rule.
+    """
+    if table.db or table.catalog:
+        return False
+    child: exp.Expression = table
+    parent = table.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):
+            ctes = parent.expressions
+            position = next((index for index, cte in enumerate(ctes) if cte is child), 0)
+            visible = ctes[: position + 1] if parent.args.get("recursive") else ctes[:position]
+        else:
+            with_clause = parent.args.get("with_")
+            visible = with_clause.expressions if isinstance(with_clause, exp.With) and with_clause is not child else []
+        if any(cte.alias_or_name == table.name for cte in visible):
+            return True
+        child, parent = parent, parent.parent
+    return False
 
 
 def _not_found(name: str, message: str, node: exp.Expression | None) -> QueryError:

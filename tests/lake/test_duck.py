@@ -1,12 +1,20 @@
-"""DuckDB sessions over an S3 warehouse: the settings' endpoint and keys become DuckDB's S3 secret."""
+"""DuckDB sessions over the lake: the settings' S3 endpoint and keys become DuckDB's S3 secret, and a connection
+confined to the warehouse opens no other file."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+from urllib.parse import urlparse
+
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from lake.duck import S3_EXTENSION, connect
+from lake.duck import S3_EXTENSION, confine_to_warehouse, connect
 from lake.settings import Settings, load_settings
+from tests.conftest import s3_client
 
 
 @pytest.mark.parametrize(
@@ -42,6 +50,42 @@ def test_a_local_warehouse_gets_no_s3_secret_nor_s3_reader(settings: Settings) -
     con = connect(settings)
     assert con.execute("SELECT count(*) FROM duckdb_secrets()").fetchone() == (0,)
     assert not _loaded(con, S3_EXTENSION)
+
+
+def test_a_confined_connection_opens_files_under_the_local_warehouse_only(settings: Settings, tmp_path: Path) -> None:
+    warehouse = Path(urlparse(settings.catalog.warehouse or "").path)
+    inside, outside = warehouse / "curated" / "t.parquet", tmp_path / "secret.parquet"
+    for path in (inside, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"n": [1, 2]}), path)
+    con = connect(settings)
+
+    confine_to_warehouse(con, settings)
+
+    assert con.execute(f"SELECT sum(n) FROM '{inside}'").fetchone() == (3,)
+    with pytest.raises(duckdb.PermissionException):
+        con.execute(f"SELECT * FROM '{outside}'")
+    with pytest.raises(duckdb.PermissionException):
+        con.execute("SELECT * FROM read_text('/etc/hostname')")
+    with pytest.raises(duckdb.InvalidInputException, match="locked"):
+        con.execute("SET enable_external_access = true")
+
+
+def test_a_confined_connection_opens_objects_under_the_s3_warehouse_only(
+    cluster_s3_settings: Settings, s3_endpoint: str
+) -> None:
+    warehouse = urlparse(cluster_s3_settings.catalog.warehouse or "")
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"n": [1, 2]}), buffer)
+    for key in ("warehouse/curated/t.parquet", "elsewhere/t.parquet"):
+        s3_client(s3_endpoint).put_object(Bucket=warehouse.netloc, Key=key, Body=buffer.getvalue())
+    con = connect(cluster_s3_settings)
+
+    confine_to_warehouse(con, cluster_s3_settings)
+
+    assert con.execute(f"SELECT sum(n) FROM 's3://{warehouse.netloc}/warehouse/curated/t.parquet'").fetchone() == (3,)
+    with pytest.raises(duckdb.PermissionException):
+        con.execute(f"SELECT * FROM 's3://{warehouse.netloc}/elsewhere/t.parquet'")
 
 
 def _loaded(con: duckdb.DuckDBPyConnection, extension: str) -> bool:

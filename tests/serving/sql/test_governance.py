@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trino
 
@@ -60,6 +62,37 @@ def test_row_filter_holds_in_aggregates_and_filters_on_masked_columns(connect: C
 def test_hidden_columns_are_denied_even_through_star(connect: Connect, sql: str) -> None:
     message = _denied(connect, "alice", sql)
     assert "Cannot select from columns [full_name]" in message
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM {name} WHERE EXISTS (WITH {name} AS (SELECT 1 AS x) SELECT x FROM {name})",
+        "WITH a AS (SELECT * FROM {name}), {name} AS (SELECT 1 AS x) SELECT * FROM a",
+    ],
+)
+def test_a_cte_name_used_out_of_its_scope_is_a_table_not_a_file(connect: Connect, tmp_path: Path, sql: str) -> None:
+    """Unresolved, such a name reached DuckDB, which read it as a file path, past every access rule."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("api_key\nhunter2\n")
+    with pytest.raises(trino.exceptions.TrinoUserError) as failure:
+        fetch(connect("alice", schema="curated"), sql.format(name=f'"{secret}"'))
+    assert failure.value.error_name == "TABLE_NOT_FOUND"
+    assert "hunter2" not in failure.value.message
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "WITH a AS (SELECT customer_id FROM curated.customers), b AS (SELECT * FROM a) SELECT count(*) FROM b",
+        "WITH a AS (SELECT customer_id FROM customers) "
+        "SELECT count(*) FROM (WITH b AS (SELECT * FROM a) SELECT * FROM b)",
+        "SELECT count(*) FROM customers WHERE EXISTS (WITH customers AS (SELECT 1 AS x) SELECT x FROM customers)",
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT count(*) FROM n",
+    ],
+)
+def test_ctes_resolve_where_they_are_in_scope(connect: Connect, sql: str) -> None:
+    assert fetch(connect("alice", schema="curated"), sql) == [[3]]
 
 
 def test_tables_without_a_rule_are_denied(connect: Connect) -> None:
