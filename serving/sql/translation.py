@@ -229,7 +229,7 @@ def _names_cte_in_scope(table: exp.Table) -> bool:
     """
     if table.db or table.catalog:
         return False
-    child: exp.Expression = table
+    child: exp.Expr = table
     parent = table.parent
     while parent is not None:
         if isinstance(parent, exp.With):
