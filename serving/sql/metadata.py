@@ -262,12 +262,14 @@ SYSTEM_TABLES: dict[tuple[str, str], VirtualTable] = {
 """Tables of the ``system`` catalog that JDBC drivers and SQLAlchemy query."""
 
 
-def show_create_table(catalog: str, table: LakeTable) -> str:
-    """The ``CREATE TABLE`` statement Trino's Iceberg connector prints for a table."""
+def show_create_table(catalog: str, table: LakeTable, hidden: frozenset[str] = frozenset()) -> str:
+    """The ``CREATE TABLE`` statement Trino's Iceberg connector prints for a table, without the ``hidden`` columns
+    (those the access rules hide from the user, as DESCRIBE does)."""
     columns = ",\n".join(
         f"   {c.name} {c.type}{'' if c.nullable else ' NOT NULL'}"
         + (f" COMMENT '{c.comment.replace(chr(39), chr(39) * 2)}'" if c.comment else "")
         for c in table.columns
+        if c.name not in hidden
     )
     properties = [f"   format = '{table.table.properties.get('write.format.default', 'PARQUET').upper()}'"]
     partitioning = table.partition_columns()

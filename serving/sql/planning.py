@@ -142,7 +142,8 @@ class Planner:
                 raise QueryError(f"Table '{table_catalog}.{schema}.{name}' does not exist", "TABLE_NOT_FOUND")
             if isinstance(statement, st.ShowColumns):
                 return self._query(st.columns_query(table_catalog, schema, name), scope, view, cursor)
-            return _literal_result(["Create Table"], [(show_create_table(catalog, lake_table),)])
+            create = show_create_table(catalog, lake_table, hidden=policy.hidden_columns)
+            return _literal_result(["Create Table"], [(create,)])
         if isinstance(statement, st.ShowSession):
             return self._show_session(session, statement.like)
         if isinstance(statement, st.Use):

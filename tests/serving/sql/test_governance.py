@@ -122,6 +122,8 @@ def test_metadata_lists_only_what_the_user_may_see(connect: Connect) -> None:
     assert fetch(analyst, "SHOW TABLES FROM curated") == [["all_types"], ["customers"]]
     columns = [row[0] for row in fetch(analyst, "DESCRIBE curated.customers")]
     assert "full_name" not in columns and "email" in columns
+    create = fetch(analyst, "SHOW CREATE TABLE curated.customers")[0][0]
+    assert "full_name" not in create and "   email varchar" in create
     listed = fetch(analyst, "SELECT DISTINCT table_schema FROM information_schema.columns")
     assert listed == [["curated"]]
     with pytest.raises(trino.exceptions.TrinoUserError) as failure:
