@@ -110,11 +110,13 @@ class Query:
     def run(self) -> None:
         """Plan and execute the statement, publishing pages until done, failed or cancelled (worker thread)."""
         cursor = self.engine.database.cursor()
-        deadline = Deadline(self.engine.planner.timeout_s(self.session), cursor.interrupt)
-        with self._changed:
-            self._cursor, self._state = cursor, "RUNNING"
-        deadline.start()
+        deadline: Deadline | None = None
         try:
+            # a bad query_max_run_time fails the query here; outside the try it left the query queued for good
+            deadline = Deadline(self.engine.planner.timeout_s(self.session), cursor.interrupt)
+            with self._changed:
+                self._cursor, self._state = cursor, "RUNNING"
+            deadline.start()
             if self._cancelled:
                 raise _canceled()
             self._execute(cursor, deadline)
@@ -122,13 +124,14 @@ class Query:
         except QueryError as error:
             self._finish(error)
         except duckdb.InterruptException:
-            self._finish(deadline.error() if deadline.expired else _canceled())
+            self._finish(deadline.error() if deadline is not None and deadline.expired else _canceled())
         except duckdb.Error as error:
             self._finish(_from_duckdb(error))
         except Exception as error:  # the server answers every failure as a Trino error, never a crash
             self._finish(QueryError(f"internal error: {type(error).__name__}: {error}", "GENERIC_INTERNAL_ERROR"))
         finally:
-            deadline.stop()
+            if deadline is not None:
+                deadline.stop()
             cursor.close()
             self._audit()
 

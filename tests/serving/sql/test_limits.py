@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 import trino
 
 from lake.catalog import load_catalog
@@ -50,6 +52,21 @@ def test_a_session_can_lower_the_timeout_but_not_raise_it(limited: BackgroundSer
     with pytest.raises(trino.exceptions.TrinoQueryError) as failure:
         fetch(connection, RUNAWAY)
     assert "maximum run time of 1s" in failure.value.message
+
+
+def test_a_malformed_run_time_in_the_session_header_fails_the_query(limited: BackgroundServer) -> None:
+    """It was parsed before the query's error handling began, and the query stayed queued for good (polled here a
+    bounded number of times, so that would fail rather than hang)."""
+    headers = {"X-Trino-User": "admin", "X-Trino-Session": "query_max_run_time=abc"}
+    answer = requests.post(f"http://127.0.0.1:{limited.port}/v1/statement", data="SELECT 1", headers=headers).json()
+    for _ in range(100):
+        if "error" in answer or "nextUri" not in answer:
+            break
+        time.sleep(0.05)
+        answer = requests.get(answer["nextUri"], headers=headers).json()
+    assert answer["stats"]["state"] == "FAILED"
+    assert answer["error"]["errorName"] == "INVALID_SESSION_PROPERTY"
+    assert "'abc' is not a duration" in answer["error"]["message"]
 
 
 def test_results_over_the_row_limit_fail(limited: BackgroundServer) -> None:
