@@ -107,7 +107,7 @@ class Planner:
             if parameters:
                 raise QueryError("only queries take parameters", "INVALID_PARAMETER_USAGE")
             return self._plan_statement(statement, session, scope, view, cursor)
-        expression = bind_parameters(parse_trino(statement.sql), parameters)
+        expression = bind_parameters(statement.sql, parameters)
         translated = self.translator.translate(expression, scope, view, _evaluator(cursor))
         return Plan(translated.sql, virtual_tables=translated.virtual_tables)
 
@@ -145,7 +145,7 @@ class Planner:
             create = show_create_table(catalog, lake_table, hidden=policy.hidden_columns)
             return _literal_result(["Create Table"], [(create,)])
         if isinstance(statement, st.ShowSession):
-            return self._show_session(session, statement.like)
+            return self._show_session(session, statement.like, statement.escape)
         if isinstance(statement, st.Use):
             return self._use(statement, scope, view)
         if isinstance(statement, st.Explain):
@@ -208,12 +208,12 @@ class Planner:
         rows = cursor.execute(f"{verb} {plan.sql}").fetchall()
         return _literal_result(["Query Plan"], [("\n".join(str(row[-1]) for row in rows),)])
 
-    def _show_session(self, session: ClientSession, like: str | None) -> Plan:
+    def _show_session(self, session: ClientSession, like: str | None, escape: str | None) -> Plan:
         default = f"{self.default_timeout_s:g}s"
         rows = [
             (name, session.properties.get(name, default), default, kind, description)
             for name, (kind, description) in SESSION_PROPERTIES.items()
-            if like is None or _like(name, like)
+            if like is None or _like(name, like, escape)
         ]
         return _literal_result(["Name", "Value", "Default", "Type", "Description"], rows)
 
@@ -268,6 +268,15 @@ def _session_value(statement: st.SetSession) -> str:
     return value
 
 
-def _like(value: str, pattern: str) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+def _like(value: str, pattern: str, escape: str | None = None) -> bool:
+    """SQL LIKE: ``%`` any text, ``_`` one character, either taken literally after the ``escape`` character."""
+    parts, escaped = [], False
+    for character in pattern:
+        if escaped or character not in ("%", "_", escape):
+            parts.append(re.escape(character))
+            escaped = False
+        elif character == escape:
+            escaped = True
+        else:
+            parts.append(".*" if character == "%" else ".")
+    return re.fullmatch("".join(parts), value, re.DOTALL) is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 _NAME = r'(?:"[^"]+"|[\w$]+)'
 _QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME}){{0,2}}"
-_LIKE = r"(?:\s+LIKE\s+(?P<like>'(?:[^']|'')*')(?:\s+ESCAPE\s+'(?:[^']|'')*')?)?"
+_LIKE = r"(?:\s+LIKE\s+(?P<like>'(?:[^']|'')*')(?:\s+ESCAPE\s+(?P<escape>'(?:[^']|'')*'))?)?"
 _FLAGS = re.IGNORECASE | re.DOTALL
 
 
@@ -27,18 +27,21 @@ class Query:
 @dataclass(frozen=True)
 class ShowCatalogs:
     like: str | None
+    escape: str | None = None
 
 
 @dataclass(frozen=True)
 class ShowSchemas:
     catalog: str | None
     like: str | None
+    escape: str | None = None
 
 
 @dataclass(frozen=True)
 class ShowTables:
     schema: list[str] | None
     like: str | None
+    escape: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ShowCreateTable:
 @dataclass(frozen=True)
 class ShowSession:
     like: str | None
+    escape: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,18 +191,19 @@ def classify(sql: str) -> Statement:
             continue
         groups = match.groupdict()
         like = _unquote(groups["like"]) if groups.get("like") else None
+        escape = _unquote(groups["escape"]) if groups.get("escape") else None
         if kind is ShowCatalogs:
-            return ShowCatalogs(like)
+            return ShowCatalogs(like, escape)
         if kind is ShowSchemas:
-            return ShowSchemas(split_name(groups["catalog"])[0] if groups["catalog"] else None, like)
+            return ShowSchemas(split_name(groups["catalog"])[0] if groups["catalog"] else None, like, escape)
         if kind is ShowTables:
-            return ShowTables(split_name(groups["schema"]) if groups["schema"] else None, like)
+            return ShowTables(split_name(groups["schema"]) if groups["schema"] else None, like, escape)
         if kind is ShowColumns:
             return ShowColumns(split_name(groups["table"]))
         if kind is ShowCreateTable:
             return ShowCreateTable(split_name(groups["table"]))
         if kind is ShowSession:
-            return ShowSession(like)
+            return ShowSession(like, escape)
         if kind is Use:
             return Use(split_name(groups["target"]))
         if kind is Explain:
@@ -228,23 +233,29 @@ def sql_literal(value: str) -> str:
 
 def show_as_query(statement: ShowCatalogs | ShowSchemas | ShowTables, catalog: str, schema: str | None) -> str:
     """The ``information_schema`` query Trino runs for a SHOW statement (``catalog``/``schema`` resolved)."""
-    like = f" AND {{column}} LIKE {sql_literal(statement.like)}" if statement.like else ""
     if isinstance(statement, ShowCatalogs):
         return (
             'SELECT catalog_name AS "Catalog" FROM system.metadata.catalogs WHERE true'
-            + like.format(column="catalog_name")
+            + _like_condition("catalog_name", statement)
             + " ORDER BY 1"
         )
     if isinstance(statement, ShowSchemas):
         return (
             f'SELECT schema_name AS "Schema" FROM "{catalog}".information_schema.schemata WHERE true'
-            + like.format(column="schema_name")
+            + _like_condition("schema_name", statement)
             + " ORDER BY 1"
         )
     return (
         f'SELECT table_name AS "Table" FROM "{catalog}".information_schema.tables '
-        f"WHERE table_schema = {sql_literal(schema or '')}" + like.format(column="table_name") + " ORDER BY 1"
+        f"WHERE table_schema = {sql_literal(schema or '')}" + _like_condition("table_name", statement) + " ORDER BY 1"
     )
+
+
+def _like_condition(column: str, statement: ShowCatalogs | ShowSchemas | ShowTables) -> str:
+    if statement.like is None:
+        return ""
+    escape = f" ESCAPE {sql_literal(statement.escape)}" if statement.escape is not None else ""
+    return f" AND {column} LIKE {sql_literal(statement.like)}{escape}"
 
 
 def columns_query(catalog: str, schema: str, table: str) -> str:

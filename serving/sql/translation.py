@@ -18,10 +18,11 @@ from typing import Any, cast
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, UnsupportedError
+from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError, UnsupportedError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.tokens import TokenType
 
 from lake.errors import CatalogError
 from lake.tables import snapshot_id_as_of
@@ -67,28 +68,37 @@ def parse_trino(sql: str) -> exp.Expression:
         raise QueryError(
             f"mismatched input: {first.get('description', str(error))}", "SYNTAX_ERROR", first.get("line"), column
         ) from None
+    except TokenError as error:  # an unterminated string, quoted identifier or comment
+        raise QueryError(f"cannot read the statement: {error}", "SYNTAX_ERROR") from None
     statements = [expression for expression in expressions if expression is not None]
     if len(statements) != 1:
         raise QueryError("send exactly one statement per request", "SYNTAX_ERROR", 1, 1)
     return cast(exp.Expression, statements[0])
 
 
-def bind_parameters(expression: exp.Expression, parameters: str | None) -> exp.Expression:
-    """Replace the ``?`` placeholders of a prepared statement by the ``USING`` values, in order.
+def bind_parameters(sql: str, parameters: str | None) -> exp.Expression:
+    """Parse a prepared statement with its ``?`` placeholders replaced by the ``USING`` values, in the order the
+    placeholders appear in the text (sqlglot's tree holds OFFSET before LIMIT and a query before its CTEs, so
+    walking it would bind them in another order).
 
     Raises:
-        QueryError: ``INVALID_PARAMETER_USAGE`` when the counts differ.
+        QueryError: ``SYNTAX_ERROR`` for a statement that does not parse; ``INVALID_PARAMETER_USAGE`` when the
+            counts differ.
     """
+    parse_trino(sql)
     values = parse_trino(f"SELECT {parameters}").expressions if parameters else []
-    placeholders = list(expression.find_all(exp.Placeholder, bfs=False))
+    tokens = sqlglot.Dialect.get_or_raise("trino").tokenize(sql)
+    placeholders = [token for token in tokens if token.token_type == TokenType.PLACEHOLDER]
     if len(placeholders) != len(values):
         raise QueryError(
             f"Incorrect number of parameters: expected {len(placeholders)} but found {len(values)}",
             "INVALID_PARAMETER_USAGE",
         )
-    for placeholder, value in zip(placeholders, values, strict=True):
-        placeholder.replace(value.copy())
-    return expression
+    bound, start = [], 0
+    for token, value in zip(placeholders, values, strict=True):
+        bound += [sql[start : token.start], value.sql(dialect="trino")]
+        start = token.end + 1
+    return parse_trino("".join([*bound, sql[start:]]))
 
 
 def refuse_writes(expression: exp.Expression) -> None:
@@ -169,6 +179,7 @@ class Translator:
                 raise permission_denied(f"Cannot select from table {catalog}.{schema}.{name}")
             resolved.append((table, lake_table, policy))
         _check_hidden_columns(expression, resolved, scope)
+        _unqualify_columns(expression, resolved)
         for table, lake_table, policy in resolved:
             snapshot = _snapshot_of(table, lake_table, evaluate)
             table.replace(_governed_subquery(table, lake_table, policy, snapshot, scope))
@@ -243,6 +254,16 @@ def _names_cte_in_scope(table: exp.Table) -> bool:
             return True
         child, parent = parent, parent.parent
     return False
+
+
+def _unqualify_columns(expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]]) -> None:
+    """Reduce ``schema.table.column`` (as SQLAlchemy and Superset write it) to ``table.column``: an unaliased table
+    becomes a subquery aliased by its bare name, which is all DuckDB then knows it by."""
+    unaliased = {(lake_table.schema, lake_table.name) for table, lake_table, _ in resolved if not table.alias}
+    for column in expression.find_all(exp.Column):
+        if column.args.get("db") and (column.db, column.table) in unaliased:
+            column.set("catalog", None)
+            column.set("db", None)
 
 
 def _not_found(name: str, message: str, node: exp.Expression | None) -> QueryError:

@@ -82,7 +82,29 @@ def _type_argument(inner: TrinoType) -> dict[str, Any]:
 
 
 def _as_strings(array: pa.Array) -> list[Any]:
-    return pc.cast(array, pa.string()).to_pylist()
+    try:
+        return pc.cast(array, pa.string()).to_pylist()
+    except pa.ArrowNotImplementedError:  # a type Arrow cannot cast to text: Python's rendering of each value
+        return [None if value is None else str(value) for value in array.to_pylist()]
+
+
+def _interval_value(value: Any) -> str:
+    """A DuckDB interval as DuckDB writes it (``1 year 2 months 3 days 04:05:06.5``): Trino's interval types hold
+    months or seconds, a DuckDB interval both, so it is shown as text."""
+    years, months = divmod(value.months, 12)
+    units = ((years, "year"), (months, "month"), (value.days, "day"))
+    parts = [f"{count} {unit}{'' if abs(count) == 1 else 's'}" for count, unit in units if count]
+    micros = value.nanoseconds // 1_000
+    if micros or not parts:
+        seconds, fraction = divmod(abs(micros), 1_000_000)
+        hours, rest = divmod(seconds, 3600)
+        clock = f"{'-' if micros < 0 else ''}{hours:02}:{rest // 60:02}:{rest % 60:02}"
+        parts.append(clock + (f".{fraction:06}".rstrip("0") if fraction else ""))
+    return " ".join(parts)
+
+
+def _intervals(array: pa.Array) -> list[Any]:
+    return [None if value is None else _interval_value(value) for value in array.to_pylist()]
 
 
 def _timestamp_tz_strings(array: pa.Array) -> list[Any]:
@@ -256,7 +278,8 @@ def from_duckdb(duck: DuckDBPyType) -> TrinoType:
         return map_type(from_duckdb(dict(children)["key"]), from_duckdb(dict(children)["value"]))
     if kind == "struct":
         return row_type([(name, from_duckdb(child)) for name, child in children])
-    return TrinoType("varchar", "varchar", (_long(UNBOUNDED_VARCHAR),), str, _as_strings)
+    converter = _intervals if kind == "interval" else _as_strings
+    return TrinoType("varchar", "varchar", (_long(UNBOUNDED_VARCHAR),), str, converter)
 
 
 def from_iceberg(iceberg: IcebergType) -> str:

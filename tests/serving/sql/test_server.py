@@ -96,6 +96,8 @@ def test_session_properties_round_trip_through_headers(connect: Connect) -> None
     fetch(connection, "SET SESSION query_max_run_time = '10s'")
     assert connection._client_session.properties == {"query_max_run_time": "10s"}
     assert fetch(connection, "SHOW SESSION LIKE 'query%'")[0][:2] == ["query_max_run_time", "10s"]
+    assert len(fetch(connection, "SHOW SESSION LIKE 'query!_max%' ESCAPE '!'")) == 1
+    assert fetch(connection, "SHOW SESSION LIKE 'query!%' ESCAPE '!'") == []
     with pytest.raises(trino.exceptions.TrinoUserError) as failure:
         fetch(connection, "SET SESSION no_such_property = 1")
     assert failure.value.error_name == "INVALID_SESSION_PROPERTY"
@@ -106,6 +108,17 @@ def test_dbapi_parameters_are_bound(connect: Connect, legacy: bool) -> None:
     connection = connect(schema="curated", legacy_prepared_statements=legacy)
     rows = fetch(connection, "SELECT customer_id, ? FROM customers WHERE birth_year > ? ORDER BY 1", ["x", 1980])
     assert rows == [["c1", "x"], ["c2", "x"]]
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_parameters_bind_in_the_order_of_their_placeholders_in_the_text(connect: Connect, legacy: bool) -> None:
+    """sqlglot's tree holds OFFSET before LIMIT and a query before its CTEs: bound in tree order, these swapped."""
+    connection = connect(legacy_prepared_statements=legacy)
+    paged = "SELECT card_id FROM raw.cards ORDER BY card_id OFFSET ? LIMIT ?"
+    assert fetch(connection, paged, [0, 2]) == [["k1"], ["k2"]]
+    assert fetch(connection, "WITH a AS (SELECT ? AS x) SELECT ? AS y, x FROM a", ["first", "second"]) == [
+        ["second", "first"]
+    ]
 
 
 def test_wrong_parameter_count_is_a_user_error(connect: Connect) -> None:
@@ -120,6 +133,8 @@ def test_show_statements_list_the_lake(connect: Connect) -> None:
     schemas = [row[0] for row in fetch(connection, "SHOW SCHEMAS")]
     assert {"raw", "curated", "information_schema"} <= set(schemas)
     assert fetch(connection, "SHOW TABLES FROM raw LIKE 'c%'") == [["cards"], ["customers"]]
+    assert fetch(connection, "SHOW TABLES LIKE 'all\\_%' ESCAPE '\\'") == [["all_types"]]
+    assert fetch(connection, "SHOW TABLES LIKE 'c{x}%'") == []
     assert fetch(connection, "SHOW TABLES") == [["all_types"], ["customers"]]
     described = fetch(connection, "DESCRIBE customers")
     assert described[0] == ["customer_id", "varchar", "", ""]
@@ -184,6 +199,7 @@ def test_the_lake_is_read_only(connect: Connect) -> None:
     ("sql", "name", "location"),
     [
         ("SELECT FROM WHERE", "SYNTAX_ERROR", (1, 13)),
+        ("SELECT 'unterminated", "SYNTAX_ERROR", None),
         ("SELECT *\nFROM raw.missing", "TABLE_NOT_FOUND", (2, 6)),
         ("SELECT * FROM nowhere.cards", "SCHEMA_NOT_FOUND", (1, 15)),
         ("SELECT * FROM hive.raw.cards", "CATALOG_NOT_FOUND", (1, 15)),
@@ -201,6 +217,17 @@ def test_failures_answer_trino_shaped_errors(
     assert failure.value.error_type == "USER_ERROR"
     if location is not None:
         assert failure.value.error_location == location
+
+
+def test_schema_qualified_columns_and_intervals_answer_as_in_trino(connect: Connect) -> None:
+    """SQLAlchemy and Superset write ``schema.table.column``; DuckDB intervals come back as their text."""
+    assert fetch(connect(), "SELECT raw.cards.card_id FROM raw.cards ORDER BY raw.cards.card_id") == [
+        ["k1"],
+        ["k2"],
+        ["k3"],
+    ]
+    intervals = "SELECT INTERVAL '1' DAY, TIMESTAMP '2024-01-02 00:00:00' - TIMESTAMP '2024-01-01 01:00:00'"
+    assert fetch(connect(), intervals) == [["1 day", "23:00:00"]]
 
 
 def test_the_server_survives_concurrent_clients(connect: Connect) -> None:
