@@ -40,6 +40,8 @@ from pyiceberg.types import (
     UUIDType,
 )
 
+from serving.sql.errors import QueryError
+
 UNBOUNDED_VARCHAR = 2_147_483_647
 """Trino's length argument of an unbounded ``varchar``."""
 
@@ -101,6 +103,18 @@ def _interval_value(value: Any) -> str:
         clock = f"{'-' if micros < 0 else ''}{hours:02}:{rest // 60:02}:{rest % 60:02}"
         parts.append(clock + (f".{fraction:06}".rstrip("0") if fraction else ""))
     return " ".join(parts)
+
+
+def _hugeints(array: pa.Array) -> list[Any]:
+    """DuckDB sums integers into a HUGEINT where Trino's sum of integers is a ``bigint``, which overflows with an
+    error; so does this."""
+    try:
+        return pc.cast(array, pa.int64()).to_pylist()
+    except pa.ArrowInvalid:
+        raise QueryError(
+            "bigint addition overflow: a result does not fit in a bigint; cast the values to decimal(38, 0) first",
+            "NUMERIC_VALUE_OUT_OF_RANGE",
+        ) from None
 
 
 def _intervals(array: pa.Array) -> list[Any]:
@@ -255,7 +269,7 @@ _DUCKDB_SIMPLE: dict[str, TrinoType] = {
     "timestamp_ms": timestamp_type(3),
     "timestamp_ns": timestamp_type(9),
     "timestamp with time zone": timestamp_tz_type(6),
-    "hugeint": decimal_type(38, 0),
+    "hugeint": TrinoType("bigint", "bigint", (), int, _hugeints),
     "ubigint": decimal_type(20, 0),
 }
 

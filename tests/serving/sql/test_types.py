@@ -9,9 +9,11 @@ from uuid import UUID
 
 import duckdb
 import pyarrow as pa
+import pytest
+import trino
 
 from serving.sql.types import from_duckdb, from_iceberg
-from tests.serving.sql.conftest import ALL_TYPES_ROW, ALL_TYPES_SCHEMA, Connect
+from tests.serving.sql.conftest import ALL_TYPES_ROW, ALL_TYPES_SCHEMA, Connect, fetch
 
 EXPECTED_TYPES = {
     "c_varchar": "varchar",
@@ -71,6 +73,17 @@ def test_small_integers_special_floats_and_literals(connect: Connect) -> None:
     assert row[11] == UUID("12151fd2-7586-11e9-8f9e-2a86e4085a59") and row[12] == b"\xca\xfe"
 
 
+def test_a_sum_of_integers_is_a_bigint_that_overflows_with_an_error(connect: Connect) -> None:
+    """DuckDB sums integers into HUGEINT; Trino's sum(bigint) is a bigint (BI tools get ints, not decimals)."""
+    cursor = connect().cursor()
+    cursor.execute("SELECT sum(x), count_if(x > 1) FROM UNNEST(ARRAY[1, 2, 3]) AS t(x)")
+    assert cursor.fetchall() == [[6, 2]]
+    assert [d.type_code for d in cursor.description] == ["bigint", "bigint"]
+    with pytest.raises(trino.exceptions.TrinoUserError) as failure:
+        fetch(connect(), "SELECT sum(x) FROM UNNEST(ARRAY[9223372036854775807, 1]) AS t(x)")
+    assert failure.value.error_name == "NUMERIC_VALUE_OUT_OF_RANGE"
+
+
 def test_encodings_follow_trino_formats_without_a_server() -> None:
     relation = duckdb.sql(
         "SELECT 12.5::DECIMAL(5,2) AS d, TIMESTAMPTZ '2024-01-02 03:04:05+02' AS ts, {'k': [1]} AS r, 10::HUGEINT AS h"
@@ -82,9 +95,9 @@ def test_encodings_follow_trino_formats_without_a_server() -> None:
         "decimal(5,2)",
         "timestamp(6) with time zone",
         "row(k array(integer))",
-        "decimal(38,0)",
+        "bigint",
     ]
-    assert encoded == [["12.50"], ["2024-01-02 01:04:05.000000 UTC"], [[[1]]], ["10"]]
+    assert encoded == [["12.50"], ["2024-01-02 01:04:05.000000 UTC"], [[[1]]], [10]]
     assert kinds[2].signature()["arguments"][0]["kind"] == "NAMED_TYPE"
     assert kinds[0].encode_array(pa.array([None], pa.decimal128(5, 2))) == [None]
     assert Decimal(encoded[0][0]) == Decimal("12.5")
