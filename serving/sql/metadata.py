@@ -239,6 +239,96 @@ def _jdbc_tables(visible: Visible) -> pa.Table:
     )
 
 
+_JDBC_TYPES: dict[str, tuple[int, int | None, int | None]] = {
+    "boolean": (16, None, None),
+    "tinyint": (-6, 3, 10),
+    "smallint": (5, 5, 10),
+    "integer": (4, 10, 10),
+    "bigint": (-5, 19, 10),
+    "real": (7, 24, 2),
+    "double": (8, 53, 2),
+    "decimal": (3, None, 10),
+    "varchar": (12, None, None),
+    "varbinary": (-3, None, None),
+    "date": (91, None, None),
+    "time": (92, None, None),
+    "time with time zone": (2013, None, None),
+    "timestamp": (93, None, None),
+    "timestamp with time zone": (2014, None, None),
+    "array": (2003, None, None),
+}
+"""Trino type (without parameters) -> ``java.sql.Types`` code, column size and radix, as Trino's ``system.jdbc``
+tables give them; other types (map, row, uuid) are ``JAVA_OBJECT`` (2000)."""
+
+
+def _jdbc_type(trino_type: str) -> tuple[int, int | None, int | None, int | None]:
+    """``java.sql.Types`` code, column size, decimal digits and radix of a Trino type name."""
+    base, _, arguments = trino_type.partition("(")
+    parameters = [part.strip() for part in arguments.split(")", 1)[0].split(",")] if arguments else []
+    if base in ("time", "timestamp") and trino_type.endswith("with time zone"):
+        base = f"{base} with time zone"
+    code, size, radix = _JDBC_TYPES.get(base, (2000, None, None))
+    digits = None
+    if base == "decimal" and len(parameters) == 2:
+        size, digits = int(parameters[0]), int(parameters[1])
+    elif base.startswith(("time", "timestamp")) and parameters:
+        digits = int(parameters[0])
+    elif radix == 10:
+        digits = 0
+    return code, size, digits, radix
+
+
+_JDBC_COLUMNS = [
+    *((name, _S) for name in ("table_cat", "table_schem", "table_name", "column_name")),
+    ("data_type", _L),
+    ("type_name", _S),
+    *((name, _L) for name in ("column_size", "buffer_length", "decimal_digits", "num_prec_radix", "nullable")),
+    ("remarks", _S),
+    ("column_def", _S),
+    *((name, _L) for name in ("sql_data_type", "sql_datetime_sub", "char_octet_length", "ordinal_position")),
+    *((name, _S) for name in ("is_nullable", "scope_catalog", "scope_schema", "scope_table")),
+    ("source_data_type", _L),
+    ("is_autoincrement", _S),
+    ("is_generatedcolumn", _S),
+]
+_JDBC_TYPE_INFO = [
+    ("type_name", _S),
+    ("data_type", _L),
+    ("precision", _L),
+    *((name, _S) for name in ("literal_prefix", "literal_suffix", "create_params")),
+    ("nullable", _L),
+    ("case_sensitive", pa.bool_()),
+    ("searchable", _L),
+    *((name, pa.bool_()) for name in ("unsigned_attribute", "fixed_prec_scale", "auto_increment")),
+    ("local_type_name", _S),
+    *((name, _L) for name in ("minimum_scale", "maximum_scale", "sql_data_type", "sql_datetime_sub", "num_prec_radix")),
+]
+_NESTED = ("array", "map", "row")
+
+
+def _jdbc_columns(visible: Visible) -> pa.Table:
+    """What the Trino JDBC driver's ``getColumns`` reads (DBeaver's column browser, for one)."""
+    rows = []
+    for v in visible.tables:
+        for position, c in enumerate(v.columns, start=1):
+            code, size, digits, radix = _jdbc_type(c.type)
+            nullable = (int(c.nullable), c.comment, None, None, None, None, position, "YES" if c.nullable else "NO")
+            key = (visible.catalog, v.table.schema, v.table.name, c.name)
+            rows.append((*key, code, c.type, size, None, digits, radix, *nullable, None, None, None, None, "NO", "NO"))
+    return _build(_JDBC_COLUMNS, rows)
+
+
+def _jdbc_types(visible: Visible) -> pa.Table:
+    """The types the endpoint answers with, as the Trino JDBC driver's ``getTypeInfo`` reads them."""
+    rows = []
+    for name in [*_JDBC_TYPES, "map", "row", "uuid"]:
+        code, size, radix = _JDBC_TYPES.get(name, (2000, None, None))
+        searchable = 0 if name in _NESTED else 3
+        flags = (1, name == "varchar", searchable, False, False, False)
+        rows.append((name, code, size, None, None, None, *flags, None, None, None, None, None, radix))
+    return _build(_JDBC_TYPE_INFO, rows)
+
+
 def _jdbc_table_types(visible: Visible) -> pa.Table:
     return _build([("table_type", _S)], [("TABLE",), ("VIEW",)])
 
@@ -256,6 +346,8 @@ SYSTEM_TABLES: dict[tuple[str, str], VirtualTable] = {
     ("jdbc", "schemas"): _jdbc_schemas,
     ("jdbc", "tables"): _jdbc_tables,
     ("jdbc", "table_types"): _jdbc_table_types,
+    ("jdbc", "columns"): _jdbc_columns,
+    ("jdbc", "types"): _jdbc_types,
     ("metadata", "catalogs"): _metadata_catalogs,
     ("metadata", "table_comments"): _table_comments,
 }

@@ -162,6 +162,27 @@ def test_information_schema_answers_sql_clients(connect: Connect) -> None:
     assert sorted(tables) == [["cards"], ["customers"]]
 
 
+def test_jdbc_metadata_tables_describe_columns_and_types(connect: Connect) -> None:
+    """What the Trino JDBC driver's getColumns and getTypeInfo read (DBeaver browses tables with them)."""
+    columns = fetch(
+        connect(),
+        "SELECT COLUMN_NAME, DATA_TYPE, TYPE_NAME, COLUMN_SIZE, DECIMAL_DIGITS, NULLABLE, ORDINAL_POSITION "
+        "FROM system.jdbc.columns WHERE TABLE_CAT = 'lake' AND TABLE_SCHEM LIKE 'curated' ESCAPE '\\' "
+        "AND TABLE_NAME LIKE 'all\\_types' ESCAPE '\\' ORDER BY ORDINAL_POSITION",
+    )
+    by_name = {row[0]: row[1:6] for row in columns}
+    assert [row[6] for row in columns] == list(range(1, 17))
+    assert by_name["c_varchar"] == [12, "varchar", None, None, 1]
+    assert by_name["c_bigint"] == [-5, "bigint", 19, 0, 1]
+    assert by_name["c_decimal"] == [3, "decimal(10,2)", 10, 2, 1]
+    assert by_name["c_timestamptz"] == [2014, "timestamp(6) with time zone", None, 6, 1]
+    assert by_name["c_array"][:2] == [2003, "array(bigint)"] and by_name["c_map"][0] == 2000
+    hidden = fetch(connect("alice"), "SELECT COLUMN_NAME FROM system.jdbc.columns WHERE TABLE_NAME = 'customers'")
+    assert ["full_name"] not in hidden and ["email"] in hidden
+    types = dict(fetch(connect(), "SELECT TYPE_NAME, DATA_TYPE FROM system.jdbc.types"))
+    assert (types["varchar"], types["timestamp with time zone"], types["row"]) == (12, 2014, 2000)
+
+
 def test_time_travel_reads_older_snapshots(connect: Connect, lake_catalog: Catalog) -> None:
     table = lake_catalog.load_table("curated.customers")
     first, second = sorted(table.metadata.snapshots, key=lambda s: s.sequence_number)
