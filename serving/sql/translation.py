@@ -183,6 +183,7 @@ class Translator:
         for table, lake_table, policy in resolved:
             snapshot = _snapshot_of(table, lake_table, evaluate)
             table.replace(_governed_subquery(table, lake_table, policy, snapshot, scope))
+        _name_unnamed_outputs(expression)
         try:
             translated.sql = expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as error:
@@ -254,6 +255,22 @@ def _names_cte_in_scope(table: exp.Table) -> bool:
             return True
         child, parent = parent, parent.parent
     return False
+
+
+def _name_unnamed_outputs(expression: exp.Expression) -> None:
+    """Name each output that is neither a column nor aliased ``_col<position>``, as Trino does: DuckDB would name it
+    by its expression text (``count_star()``, or a bound parameter's value). Left as they are after a ``*``, whose
+    width is not known here."""
+    select = expression
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    for position, output in enumerate(list(select.expressions)):
+        if isinstance(output, exp.Star) or (isinstance(output, exp.Column) and output.is_star):
+            return
+        if not isinstance(output, exp.Alias | exp.Column | exp.Dot):
+            output.replace(exp.alias_(output.copy(), f"_col{position}"))
 
 
 def _unqualify_columns(expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]]) -> None:

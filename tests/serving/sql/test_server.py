@@ -251,6 +251,16 @@ def test_schema_qualified_columns_and_intervals_answer_as_in_trino(connect: Conn
     assert fetch(connect(), intervals) == [["1 day", "23:00:00"]]
 
 
+def test_outputs_without_a_name_are_named_by_position_as_in_trino(connect: Connect) -> None:
+    cursor = connect().cursor()
+    cursor.execute("SELECT 1, count(*) AS n, card_id, upper(card_id), ? FROM raw.cards GROUP BY card_id", ["secret"])
+    cursor.fetchall()
+    assert [column.name for column in cursor.description] == ["_col0", "n", "card_id", "_col3", "_col4"]
+    cursor.execute("SELECT count(*) FROM raw.cards UNION ALL SELECT 1")
+    cursor.fetchall()
+    assert [column.name for column in cursor.description] == ["_col0"]
+
+
 def test_the_server_survives_concurrent_clients(connect: Connect) -> None:
     results: list[Any] = []
 
