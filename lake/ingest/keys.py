@@ -1,16 +1,14 @@
 """Primary-key guard: a key enters a raw table once, whether repeated within a file, across the files of a batch,
 or already in the table.
 
-Keys already in the table are read lazily and only where needed: for day-partitioned tables, only the key column
-of the days the batch touches (partition pruning does the rest); otherwise the key column once.
+Keys already in the table are read once per batch, lazily (only when a row passes validation), and only the key
+column: a key must be unique over the whole table, so a row resent with a different event time (another day
+partition) is still a duplicate.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-
 import polars as pl
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 
 from lake.contracts import Contract
@@ -54,8 +52,7 @@ class KeyGuard:
         self._contract = contract
         self._table = table
         self._snapshot_id = snapshot_id
-        self._loaded_days: set[date] = set()
-        self._loaded_all = False
+        self._loaded = False
         self._earlier = KeySet()
         """Keys in the table or let through by an earlier file of the batch."""
         self._file = KeySet()
@@ -68,7 +65,7 @@ class KeyGuard:
         let through by an earlier file of the batch, are duplicates. Keys of rows that pass are remembered.
         """
         keyed = hashed(good.select(key_expression(self._contract)).to_series())
-        self._load_existing(good)
+        self._load_existing()
         in_table = self._earlier.contains(keyed)
         in_file = self._file.contains(keyed) | ~_first_occurrences(keyed)
         key_names = ", ".join(self._contract.primary_key)
@@ -92,26 +89,13 @@ class KeyGuard:
             self._earlier.update(self._file)
         self._file = KeySet()
 
-    def _load_existing(self, good: pl.DataFrame) -> None:
-        if self._snapshot_id is None or self._loaded_all:
+    def _load_existing(self) -> None:
+        """Read the key column of the whole table (as of the snapshot) into the set of earlier keys, once."""
+        if self._snapshot_id is None or self._loaded:
             return
-        if not self._contract.partition_by_day:
-            self._earlier.add(self._scan_keys(AlwaysTrue()))
-            self._loaded_all = True
-            return
-        days = set(good.get_column(self._contract.event_time).dt.date().unique().drop_nulls().to_list())
-        new_days = days - self._loaded_days
-        if new_days:
-            self._earlier.add(self._scan_keys(_days_filter(self._contract.event_time, new_days)))
-            self._loaded_days |= new_days
-
-    def _scan_keys(self, row_filter: str | BooleanExpression) -> pl.DataFrame:
-        scan = self._table.scan(
-            row_filter=row_filter,
-            selected_fields=tuple(self._contract.primary_key),
-            snapshot_id=self._snapshot_id,
-        )
-        return hashed(pl.DataFrame(scan.to_arrow()).select(key_expression(self._contract)).to_series())
+        scan = self._table.scan(selected_fields=tuple(self._contract.primary_key), snapshot_id=self._snapshot_id)
+        self._earlier.add(hashed(pl.DataFrame(scan.to_arrow()).select(key_expression(self._contract)).to_series()))
+        self._loaded = True
 
 
 def hashed(keys: pl.Series) -> pl.DataFrame:
@@ -129,18 +113,3 @@ def key_expression(contract: Contract) -> pl.Expr:
     """The primary key as one text value per row (columns joined by an unprintable separator)."""
     columns = [pl.col(name).cast(pl.String) for name in contract.primary_key]
     return pl.concat_str(columns, separator=_SEPARATOR).alias(KEY)
-
-
-def _days_filter(column: str, days: set[date]) -> str:
-    """``column`` within any of the days, consecutive days merged into one range (pyiceberg filter syntax)."""
-    ranges: list[list[date]] = []
-    for day in sorted(days):
-        if ranges and ranges[-1][1] == day:
-            ranges[-1][1] = day + timedelta(days=1)
-        else:
-            ranges.append([day, day + timedelta(days=1)])
-    return " OR ".join(f"({column} >= '{_iso(start)}' AND {column} < '{_iso(end)}')" for start, end in ranges)
-
-
-def _iso(day: date) -> str:
-    return datetime.combine(day, time(), tzinfo=UTC).isoformat()

@@ -11,6 +11,7 @@ commits are not repeated, and the key check sees the table as it was before the 
 from __future__ import annotations
 
 import getpass
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -38,8 +39,8 @@ from lake.ingest.keys import KeyGuard
 from lake.ingest.plan import BatchPlan, PendingFile, plan_batches
 from lake.ingest.quarantine import create_quarantine_table_if_missing, quarantine_rows
 from lake.ingest.readers import read_chunks
-from lake.ingest.sources import SourceFile, file_sha256s
-from lake.ingest.validation import REASON, file_problem, targets_for, validate_chunk
+from lake.ingest.sources import SourceFile, batch_id_of, file_sha256s, path_text, unreadable_reason
+from lake.ingest.validation import file_problem, targets_for, validate_chunk
 from lake.ingest.writes import (
     DataFileWriter,
     add_new_columns,
@@ -48,12 +49,18 @@ from lake.ingest.writes import (
     delete_written_files,
     landed_batches,
     landed_snapshot,
+    stored_columns,
     written_files,
 )
 
+logger = logging.getLogger(__name__)
+
 SKIPPED = "already ingested"
 """Status of a file that was ingested before (or earlier in the same call): nothing is appended or recorded."""
-_ROW = "__row"
+
+FILE_ERRORS = (Exception, pl.exceptions.PanicException)
+"""What one bad file may raise without stopping the others: any error but an interrupt (Polars' panics are not
+:class:`Exception`)."""
 
 RowsRead = Callable[[int], None]
 """Called with the number of rows of each chunk read (progress display)."""
@@ -74,14 +81,18 @@ def ingest_sources(
         One record per file: status ``ingested``, ``rejected`` (unreadable file, nothing appended) or
         :data:`SKIPPED`, with row counts by outcome and quarantine reason.
     """
-    sha256s = file_sha256s([source.path for source in sources])
+    batches_table = create_batches_table_if_missing(catalog)
+    records: list[BatchRecord | None] = [None] * len(sources)
+    unreadable = {position: reason for position, s in enumerate(sources) if (reason := unreadable_reason(s.path))}
+    if unreadable:
+        _record_unreadable(batches_table, sources, unreadable, records)
+    readable = [(position, source) for position, source in enumerate(sources) if position not in unreadable]
+    sha256s = file_sha256s([source.path for _, source in readable])
     files = [
         PendingFile(position, source, sha256, source.path.stat().st_size)
-        for position, (source, sha256) in enumerate(zip(sources, sha256s, strict=True))
+        for (position, source), sha256 in zip(readable, sha256s, strict=True)
     ]
-    batches_table = create_batches_table_if_missing(catalog)
     done = ingested_files(batches_table, sha256s)
-    records: list[BatchRecord | None] = [None] * len(files)
     first_position: dict[tuple[str, str], int] = {}
     pending: dict[str, list[PendingFile]] = {}
     for file in files:
@@ -104,6 +115,20 @@ def ingest_sources(
     return [record for record in records if record is not None]
 
 
+def _record_unreadable(
+    batches_table: Table, sources: list[SourceFile], reasons: dict[int, str], records: list[BatchRecord | None]
+) -> None:
+    """Reject the files that cannot be read at all, in one commit of their records (checksum unknown: "")."""
+    batch_id = batch_id_of(REJECTED, [path_text(sources[position].path.resolve()) for position in reasons])
+    for position, reason in reasons.items():
+        source = sources[position]
+        size = source.path.stat().st_size if source.path.exists() else 0  # it may have vanished since listed
+        record = _new_record(PendingFile(position, source, "", size), batch_id, REJECTED)
+        record.rejection_reason = reason
+        records[position] = record
+    append_batch_records(batches_table, [record for record in records if record is not None], batch_id)
+
+
 def _ingest_batch(
     raw: Table, quarantine: Table, batches_table: Table, plan: BatchPlan, chunk_rows: int, on_rows: RowsRead
 ) -> list[_File]:
@@ -117,6 +142,8 @@ def _ingest_batch(
         try:
             for file in batch.files:
                 batch.read_file(file, chunk_rows, on_rows)
+            for file in batch.files:
+                batch.check_writes(file)
             kept = [file for file in batch.files if file.record.status == INGESTED]
             raw_files = written_files(write for file in kept for write in file.raw_writes)
             quarantine_files = written_files(write for file in kept for write in file.quarantine_writes)
@@ -162,7 +189,10 @@ class _Batch:
         return current.snapshot_id if current is not None else None
 
     def read_file(self, file: _File, chunk_rows: int, on_rows: RowsRead) -> None:
-        """Read, check and write one file's rows; a file that cannot be read is rejected whole."""
+        """Read, check and write one file's rows; a file that cannot be read or checked is rejected whole.
+
+        Any error is the file's own: it is rejected with the error as its reason and the batch goes on.
+        """
         started = time.perf_counter()
         file.record.started_at = datetime.now(UTC)
         try:
@@ -170,43 +200,62 @@ class _Batch:
                 self._write_chunk(file, chunk)
                 on_rows(chunk.height)
         except IngestError as error:
-            self.guard.end_file(keep=False)
-            self.discard(file)
-            record = file.record
-            record.status, record.rejection_reason = REJECTED, str(error)
-            record.rows_appended = record.rows_quarantined = 0
-            record.quarantine_reasons = {}
+            self._reject(file, str(error))
+        except FILE_ERRORS as error:
+            self._reject(file, _unexpected(file, error))
         else:
             self.guard.end_file(keep=True)
         file.record.duration_s = time.perf_counter() - started
+
+    def check_writes(self, file: _File) -> None:
+        """Reject a file whose data files could not be written (waits for its writes)."""
+        if file.record.status != INGESTED:
+            return
+        for write in [*file.raw_writes, *file.quarantine_writes]:
+            error = write.exception()
+            if error is not None:
+                self._reject(file, _unexpected(file, error))
+                return
+
+    def _reject(self, file: _File, reason: str) -> None:
+        """Nothing of the file is committed and its keys do not count; it keeps the rows it read, for the record."""
+        self.guard.end_file(keep=False)
+        self.discard(file)
+        record = file.record
+        record.status, record.rejection_reason = REJECTED, reason
+        record.rows_appended = record.rows_quarantined = 0
+        record.quarantine_reasons = {}
 
     def _write_chunk(self, file: _File, chunk: pl.DataFrame) -> None:
         """Check one chunk and hand its good rows and its quarantined rows to the writer."""
         source, record = file.source, file.record
         first_row = record.rows_read + 1
         record.rows_read += chunk.height
-        rows = pl.int_range(first_row, first_row + chunk.height, eager=True, dtype=pl.Int64).alias(_ROW)
-        targets = targets_for(self.raw.schema().as_arrow(), self.contract)
-        problem = file_problem(chunk.schema, targets, source.is_text, self.contract.table_name)
+        rows = pl.int_range(first_row, first_row + chunk.height, eager=True, dtype=pl.Int64)
+        table_schema = self.raw.schema().as_arrow()
+        known = set(table_schema.names)
+        new_columns = pa.schema([f for f in _arrow_schema(chunk, source.is_text) if f.name not in known])
+        stored, unstorable = stored_columns(new_columns)
+        targets = targets_for(pa.schema([*table_schema, *stored]), self.contract)
+        problem = file_problem(chunk.schema, targets, source.is_text, self.contract.table_name, unstorable)
         if problem is not None:
             self._write_quarantine(file, chunk, rows, pl.repeat(problem, chunk.height, eager=True, dtype=pl.String))
             return
-        self.raw, added = add_new_columns(self.raw, _arrow_schema(chunk, source.is_text))
+        self.raw, added = add_new_columns(self.raw, new_columns)
         if added:
             record.added_columns.extend(added)
             targets = targets_for(self.raw.schema().as_arrow(), self.contract)
-        checked = validate_chunk(chunk, targets, source.is_text).with_columns(rows)
-        passed = checked.filter(pl.col(REASON) == "")
+        values, reasons = validate_chunk(chunk, targets, source.is_text)
+        valid = reasons == ""
+        passed = values.filter(valid)
         duplicate = self.guard.duplicate_reasons(passed)
-        good = passed.filter(duplicate.is_null())
-        bad = pl.concat(
-            [
-                checked.filter(pl.col(REASON) != "").select(_ROW, REASON),
-                passed.filter(duplicate.is_not_null()).select(_ROW, duplicate.drop_nulls().alias(REASON)),
-            ]
-        ).sort(_ROW)
-        self._write_raw(file, good.select(target.name for target in targets))
-        self._write_quarantine(file, chunk.select(pl.all().gather(bad[_ROW] - first_row)), bad[_ROW], bad[REASON])
+        unique = duplicate.is_null()
+        bad_rows = pl.concat([rows.filter(~valid), rows.filter(valid).filter(~unique)])
+        bad_reasons = pl.concat([reasons.filter(~valid), duplicate.filter(~unique)])
+        order = bad_rows.arg_sort()
+        self._write_raw(file, passed.filter(unique))
+        bad_rows, bad_reasons = bad_rows.gather(order), bad_reasons.gather(order)
+        self._write_quarantine(file, chunk.select(pl.all().gather(bad_rows - first_row)), bad_rows, bad_reasons)
 
     def _write_raw(self, file: _File, good: pl.DataFrame) -> None:
         file.record.rows_appended += good.height
@@ -259,7 +308,7 @@ def _new_record(file: PendingFile, batch_id: str, status: str) -> BatchRecord:
     return BatchRecord(
         batch_id=batch_id,
         table_name=file.source.contract.table_name,
-        source_file=str(file.source.path.resolve()),
+        source_file=path_text(file.source.path.resolve()),
         file_sha256=file.sha256,
         file_bytes=file.size,
         file_format=file.source.fmt,
@@ -267,6 +316,12 @@ def _new_record(file: PendingFile, batch_id: str, status: str) -> BatchRecord:
         started_at=datetime.now(UTC),
         ingested_by=getpass.getuser(),
     )
+
+
+def _unexpected(file: _File, error: BaseException) -> str:
+    """The rejection reason for an error no check foresaw; the traceback goes to the log."""
+    logger.info("ingesting %s failed", file.record.source_file, exc_info=error)
+    return f"{file.source.path.name} could not be ingested: {type(error).__name__}: {error}"
 
 
 def _as_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -46,7 +46,7 @@ def quarantine_rows(
     """Quarantine records for rows of a chunk, their original values encoded as JSON objects.
 
     Args:
-        source: the rejected rows exactly as read (original column types).
+        source: the rejected rows exactly as read (original column types; binary values as base64 text).
         row_numbers: their 1-based row numbers in the file.
         reasons: their problems.
         batch_id: the ingestion batch.
@@ -54,7 +54,9 @@ def quarantine_rows(
         at: the time of quarantine; default: now.
     """
     original = (
-        source.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+        source.with_columns(pl.col(pl.Binary).bin.encode("base64"))  # Polars panics writing bytes as JSON
+        .select(pl.struct(pl.all()).struct.json_encode())
+        .to_series()
         if source.width
         else pl.repeat("{}", source.height, eager=True)
     )

@@ -6,6 +6,7 @@ reaches validation intact and can be quarantined with what was actually sent.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator
@@ -69,40 +70,72 @@ def _parquet_slice(path: Path, start: int, rows: int) -> pl.DataFrame:
 
 
 def _csv_chunks(path: Path, _: int) -> Iterator[pl.DataFrame]:
-    """Cut the file at line ends into blocks and parse each with Arrow's multi-threaded reader.
+    """Cut the file at record ends into blocks and parse each with Arrow's multi-threaded reader.
 
-    Arrow's streaming CSV reader is single-threaded; its multi-threaded reader splits at line ends too
-    (values may not contain newlines, Arrow's default), so cutting blocks at line ends changes nothing.
+    Arrow's streaming CSV reader is single-threaded. Quoted values may hold line ends, which Arrow parses more
+    slowly, so only blocks with a quote are parsed that way. Only an empty unquoted field is null: ``NA``,
+    ``null`` or ``NaN`` are values as sent (``NA`` is Namibia), and a quoted empty field is an empty string. A
+    UTF-8 byte order mark before the header is dropped.
     """
     with path.open("rb") as handle:
-        header = next(csv.reader([handle.readline().decode("utf-8")]), None)
+        header = next(csv.reader([handle.readline().decode("utf-8-sig")]), None)
         if not header:
             raise IngestError(f"{path.name} has no header line")
-        options = pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.large_string()), strings_can_be_null=True)
-        for block in _line_blocks(handle):
-            table = pacsv.read_csv(
-                io.BytesIO(block), read_options=pacsv.ReadOptions(column_names=header), convert_options=options
-            )
+        read_options = pacsv.ReadOptions(column_names=header)
+        convert_options = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.large_string()),
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=False,
+        )
+        for block in _record_blocks(handle, quoted=True):
+            parse_options = pacsv.ParseOptions(newlines_in_values=b'"' in block)
+            table = pacsv.read_csv(io.BytesIO(block), read_options, parse_options, convert_options)
             yield pl.DataFrame(table)
 
 
 def _jsonl_chunks(path: Path, _: int) -> Iterator[pl.DataFrame]:
+    """JSON Lines blocks (a newline inside a JSON string is escaped, so every line end ends a record)."""
     with path.open("rb") as handle:
-        for block in _line_blocks(handle):
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            handle.seek(0)
+        for block in _record_blocks(handle, quoted=False):
             yield _jsonl_frame(block)
 
 
-def _line_blocks(handle: BinaryIO) -> Iterator[bytes]:
-    """The rest of the file in blocks of about :data:`TEXT_CHUNK_BYTES`, each ending at a line end."""
+def _record_blocks(handle: BinaryIO, quoted: bool) -> Iterator[bytes]:
+    """The rest of the file in blocks of about :data:`TEXT_CHUNK_BYTES`, each ending at a record end.
+
+    Args:
+        handle: the file, positioned at the start of a record.
+        quoted: values may be double-quoted (CSV) and hold line ends, so a line end ends a record only
+            outside quotes.
+    """
     rest = b""
     while block := handle.read(TEXT_CHUNK_BYTES):
         block = rest + block
-        cut = block.rfind(b"\n") + 1
+        cut = _last_record_end(block) if quoted else block.rfind(b"\n") + 1
         rest = block[cut:]
         if cut:
             yield block[:cut]
     if rest.strip():
         yield rest
+
+
+def _last_record_end(block: bytes) -> int:
+    """The position after the block's last line end outside double quotes (0: none).
+
+    The block starts at a record start, so a line end is outside quotes when an even number of quotes precede it
+    (an escaped quote is doubled and keeps the count even).
+    """
+    quotes_before = block.count(b'"')
+    end = len(block)
+    while (newline := block.rfind(b"\n", 0, end)) >= 0:
+        quotes_before -= block.count(b'"', newline, end)
+        if quotes_before % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
 
 
 def _jsonl_frame(data: bytes) -> pl.DataFrame:

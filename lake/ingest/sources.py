@@ -78,6 +78,23 @@ def _hidden(file: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in file.relative_to(root).parts)
 
 
+def path_text(path: Path) -> str:
+    """The path as text a table can store: bytes of the name that are not UTF-8 become ``\\xNN`` escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why a landing file is rejected before any of it is read (a name that is not UTF-8, no read access), or None."""
+    name = path_text(Path(path.name))
+    if name != path.name:
+        return f"the file name {name} is not valid UTF-8; rename the file"
+    try:
+        path.open("rb").close()
+    except OSError as error:
+        return f"{name} cannot be opened: {error.strerror or error}"
+    return None
+
+
 def file_sha256s(paths: list[Path]) -> list[str]:
     """:func:`file_sha256` of each file, several at once (hashing releases the GIL)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:

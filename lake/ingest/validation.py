@@ -15,8 +15,6 @@ import pyarrow.compute as pc
 
 from lake.contracts import Contract
 
-REASON = "__reason"
-"""Column of a validated chunk holding the row's problems, ``""`` for a good row."""
 NAIVE_TIMESTAMP = r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*$"
 UTC_MICROS = pl.Datetime("us", "UTC")
 
@@ -55,18 +53,26 @@ def targets_for(table_schema: pa.Schema, contract: Contract) -> list[Target]:
     return targets
 
 
-def file_problem(source: pl.Schema, targets: list[Target], text: bool, table_name: str) -> str | None:
+def file_problem(
+    source: pl.Schema, targets: list[Target], text: bool, table_name: str, unstorable: list[str] | None = None
+) -> str | None:
     """Why no row of a file with this schema can go into the table, or None when rows can be checked one by one.
 
     Args:
         source: the file's column types.
-        targets: the table's columns.
+        targets: the table's columns, including the file's new columns as the table would store them.
         text: values arrive as text (CSV, JSON Lines) and are parsed value by value.
         table_name: named in the message.
+        unstorable: new columns of the file whose type no table column can have.
     """
     missing = [t.name for t in targets if t.required and t.name not in source]
     if missing:
         return f"missing required column(s) {', '.join(missing)}"
+    if unstorable:
+        columns = ", ".join(f"{name} ({source[name]})" for name in unstorable)
+        return (
+            f"column(s) {columns} have a type {table_name} cannot store; convert them (e.g. to text) or leave them out"
+        )
     for target in targets:
         dtype = source.get(target.name)
         if dtype is None or _converts(dtype, target.dtype, text):
@@ -92,7 +98,7 @@ def _converts(source: pl.DataType, target: pl.DataType, text: bool) -> bool:
     return source in _WIDENS_TO.get(target, set())
 
 
-def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> pl.DataFrame:
+def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> tuple[pl.DataFrame, pl.Series]:
     """Convert a chunk to the table's columns and list each row's problems.
 
     Args:
@@ -101,7 +107,8 @@ def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> pl
         text: text values are parsed one by one (a value that does not parse is a row problem).
 
     Returns:
-        The table's columns, converted (null where a value did not convert), plus :data:`REASON`.
+        The table's columns, converted (null where a value did not convert), and each row's problems (``""`` for
+        a good row). The problems are not a column of the frame, so no column name a file uses can clash with them.
     """
     frame = _cast_clean_text_columns(frame, targets) if text else frame
     values, checks = [], []
@@ -114,7 +121,8 @@ def validate_chunk(frame: pl.DataFrame, targets: list[Target], text: bool) -> pl
         separator="; ",
         ignore_nulls=True,
     )
-    return frame.select(*values, reason.alias(REASON))
+    checked = frame.select(pl.struct(values).alias("values"), reason.alias("reason"))
+    return checked.get_column("values").struct.unnest(), checked.get_column("reason")
 
 
 def _cast_clean_text_columns(frame: pl.DataFrame, targets: list[Target]) -> pl.DataFrame:

@@ -19,7 +19,12 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.io.pyarrow import (
+    UnsupportedPyArrowTypeException,
+    _dataframe_to_data_files,
+    _pyarrow_to_schema_without_ids,
+    schema_to_pyarrow,
+)
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
@@ -85,6 +90,29 @@ def add_new_columns(table: Table, source: pa.Schema) -> tuple[Table, list[str]]:
     raise CommitFailedException(f"could not add columns to {table.name()}: the schema kept changing concurrently")
 
 
+def stored_columns(columns: pa.Schema) -> tuple[pa.Schema, list[str]]:
+    """New columns as :func:`add_new_columns` would store them, to check a file against before the table changes.
+
+    Iceberg has no unsigned or nanosecond types, among others: a uint64 column would be stored as a long, a
+    time64 column not at all.
+
+    Args:
+        columns: Arrow fields of columns the table lacks.
+
+    Returns:
+        The storable columns with the Arrow type the table would give them, and the names of the others.
+    """
+    stored, unstorable = [], []
+    for field in columns:
+        try:
+            stored.append(
+                schema_to_pyarrow(_pyarrow_to_schema_without_ids(pa.schema([field])))[0].with_name(field.name)
+            )
+        except (UnsupportedPyArrowTypeException, ValueError, TypeError):
+            unstorable.append(field.name)
+    return pa.schema(stored), unstorable
+
+
 def write_data_files(table: Table, rows: pa.Table) -> list[DataFile]:
     """Write rows as Parquet data files of the table (split by partition), without committing them."""
     return _write_data_files(table.metadata, table.io, rows)
@@ -110,7 +138,7 @@ class DataFileWriter:
     def write(self, table: Table, rows: Callable[[], pa.Table]) -> Future[list[DataFile]]:
         """Build ``rows()`` and write it as data files of ``table`` (uncommitted), waiting while too much is queued."""
         while len(self._pending) >= WRITES_IN_FLIGHT:
-            self._pending.popleft().result()
+            self._pending.popleft().exception()  # waits; a failed write is reported with its own file
         metadata, io = table.metadata, table.io  # as of now: the caller may evolve the schema meanwhile
         future = self._pool.submit(lambda: _write_data_files(metadata, io, rows()))
         self._pending.append(future)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -98,6 +99,19 @@ def test_resent_rows_are_found_in_each_day_partition_they_touch(
     assert resent["transaction_at"].dt.date().n_unique() == 2
     assert batch.quarantine_reasons == {"transaction_id: primary key already in raw.transactions": 2}
     assert batch.rows_appended == 1
+
+
+def test_a_key_resent_with_another_day_is_a_duplicate_of_the_whole_table(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    ingest_path(write(transactions(2), tmp_path / "transactions-1.csv"), settings=settings)
+    moved = transactions(1).with_columns(pl.col("transaction_at") + timedelta(days=3))
+
+    [batch] = ingest_path(write(moved, tmp_path / "transactions-2.csv"), settings=settings).batches
+
+    assert (batch.rows_appended, batch.rows_quarantined) == (0, 1)
+    assert batch.quarantine_reasons == {"transaction_id: primary key already in raw.transactions": 1}
+    assert read(catalog, "raw.transactions")["transaction_id"].to_list() == ["t00000", "t00001"]
 
 
 @pytest.mark.parametrize(
