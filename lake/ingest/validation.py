@@ -162,6 +162,11 @@ def _column_checks(frame: pl.DataFrame, target: Target, text: bool) -> tuple[pl.
         value = _convert_typed(source, frame.schema[name], target.dtype)
     if target.required:
         checks.append((source.is_null(), f"{name}: missing in a required column"))
+    bounded = target.minimum is not None or target.maximum is not None
+    if bounded and target.dtype.is_float():
+        # NaN has no place in a range (Polars would call it above any maximum); infinities are below or above it
+        checks.append((value.is_nan(), f"{name}: not a number (NaN)"))
+        value = pl.when(value.is_nan()).then(None).otherwise(value)
     if target.minimum is not None:
         checks.append((value < target.minimum, f"{name}: below min {target.minimum:g}"))
     if target.maximum is not None:

@@ -62,6 +62,18 @@ def test_csv_words_that_look_null_are_values_and_only_an_empty_field_is_null(
     assert (sent["card_id"], sent["merchant_id"], sent["lat"], sent["lon"]) == ("null", "", "NaN", None)
 
 
+def test_a_value_that_is_not_a_number_is_quarantined_as_such(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    """Polars orders NaN above every number, so a NaN latitude was quarantined as "above max 90"."""
+    write(transactions(3, lat=[float("nan"), float("inf"), 1.5]), tmp_path / "transactions.parquet")
+
+    [batch] = ingest_path(tmp_path / "transactions.parquet", settings=settings).batches
+
+    assert batch.rows_appended == 1
+    assert batch.quarantine_reasons == {"lat: not a number (NaN)": 1, "lat: above max 90": 1}
+
+
 def test_a_csv_value_may_hold_line_ends_across_blocks(
     tmp_path: Path, settings: Settings, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
