@@ -67,7 +67,10 @@ def file_problem(
     """
     missing = [t.name for t in targets if t.required and t.name not in source]
     if missing:
-        return f"missing required column(s) {', '.join(missing)}"
+        by_lower = {name.lower(): name for name in source}
+        near = [f"{by_lower[name.lower()]} for {name}" for name in missing if name.lower() in by_lower]
+        hint = f" (the file has {', '.join(near)}: column names are case-sensitive)" if near else ""
+        return f"missing required column(s) {', '.join(missing)}{hint}"
     if unstorable:
         columns = ", ".join(f"{name} ({source[name]})" for name in unstorable)
         return (

@@ -198,6 +198,15 @@ def test_missing_required_column_quarantines_the_whole_file(
     assert batch.quarantine_reasons == {"missing required column(s) currency": 2}
 
 
+def test_a_column_named_in_another_case_is_pointed_out(tmp_path: Path, settings: Settings, catalog: Catalog) -> None:
+    path = write(transactions(2).rename({"currency": "Currency"}), tmp_path / "transactions.csv")
+    [batch] = ingest_path(path, settings=settings).batches
+
+    assert batch.quarantine_reasons == {
+        "missing required column(s) currency (the file has Currency for currency: column names are case-sensitive)": 2
+    }
+
+
 def test_a_new_source_column_is_added_to_the_table(tmp_path: Path, settings: Settings, catalog: Catalog) -> None:
     ingest_path(write(transactions(2), tmp_path / "transactions-1.parquet"), settings=settings)
     extra = transactions(2, first=10, device=["ios", None], risk=[0.5, 0.7])
