@@ -9,6 +9,7 @@ without passing through that subquery, so ``SELECT *``, joins and subqueries are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,6 +185,7 @@ class Translator:
             snapshot = _snapshot_of(table, lake_table, evaluate)
             table.replace(_governed_subquery(table, lake_table, policy, snapshot, scope))
         _name_unnamed_outputs(expression)
+        _type_decimal_literals(expression)
         try:
             translated.sql = expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as error:
@@ -271,6 +273,29 @@ def _name_unnamed_outputs(expression: exp.Expression) -> None:
             return
         if not isinstance(output, exp.Alias | exp.Column | exp.Dot):
             output.replace(exp.alias_(output.copy(), f"_col{position}"))
+
+
+_DECIMAL_TEXT = re.compile(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*")
+
+
+def _type_decimal_literals(expression: exp.Expression) -> None:
+    """Give ``DECIMAL '1.23456'`` the precision and scale of its digits, decimal(6, 5), as Trino does.
+
+    sqlglot reads it as a CAST to DECIMAL, which DuckDB makes decimal(18, 3): the value was rounded to 1.235, also
+    for ``Decimal`` parameters, which the trino client sends as such literals. sqlglot reads
+    ``CAST('1.23456' AS DECIMAL)`` the same way, so that keeps its digits too (Trino would make it decimal(38, 0)).
+    """
+    for conversion in expression.find_all(exp.Cast):
+        literal, to = conversion.this, conversion.to
+        if not (isinstance(literal, exp.Literal) and literal.is_string and to.is_type(exp.DataType.Type.DECIMAL)):
+            continue
+        match = _DECIMAL_TEXT.fullmatch(literal.name)
+        if to.expressions or match is None or not (match[1] or match[2]):
+            continue
+        whole, fraction = match[1].lstrip("0"), match[2] or ""
+        precision = max(len(whole) + len(fraction), 1)
+        if precision <= 38:
+            conversion.set("to", exp.DataType.build(f"DECIMAL({precision}, {len(fraction)})"))
 
 
 def _unqualify_columns(expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]]) -> None:

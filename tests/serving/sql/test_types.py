@@ -84,6 +84,14 @@ def test_a_sum_of_integers_is_a_bigint_that_overflows_with_an_error(connect: Con
     assert failure.value.error_name == "NUMERIC_VALUE_OUT_OF_RANGE"
 
 
+def test_decimal_literals_and_parameters_keep_their_digits(connect: Connect) -> None:
+    """sqlglot reads DECIMAL '1.23456' as a CAST to DECIMAL, which DuckDB made decimal(18,3): 1.235. The trino
+    client sends Decimal parameters as such literals."""
+    cursor = connect().cursor()
+    cursor.execute("SELECT DECIMAL '1.23456', ?", [Decimal("98765.4321")])
+    assert cursor.fetchall() == [[Decimal("1.23456"), Decimal("98765.4321")]]
+
+
 def test_encodings_follow_trino_formats_without_a_server() -> None:
     relation = duckdb.sql(
         "SELECT 12.5::DECIMAL(5,2) AS d, TIMESTAMPTZ '2024-01-02 03:04:05+02' AS ts, {'k': [1]} AS r, 10::HUGEINT AS h"
