@@ -39,7 +39,7 @@ from lake.ingest.keys import KeyGuard
 from lake.ingest.plan import BatchPlan, PendingFile, plan_batches
 from lake.ingest.quarantine import create_quarantine_table_if_missing, quarantine_rows
 from lake.ingest.readers import read_chunks
-from lake.ingest.sources import SourceFile, batch_id_of, file_sha256s, path_text, unreadable_reason
+from lake.ingest.sources import SourceFile, batch_id_of, file_sha256s, landing_path, unreadable_reason
 from lake.ingest.validation import file_problem, targets_for, validate_chunk
 from lake.ingest.writes import (
     DataFileWriter,
@@ -119,7 +119,7 @@ def _record_unreadable(
     batches_table: Table, sources: list[SourceFile], reasons: dict[int, str], records: list[BatchRecord | None]
 ) -> None:
     """Reject the files that cannot be read at all, in one commit of their records (checksum unknown: "")."""
-    batch_id = batch_id_of(REJECTED, [path_text(sources[position].path.resolve()) for position in reasons])
+    batch_id = batch_id_of(REJECTED, [landing_path(sources[position].path) for position in reasons])
     for position, reason in reasons.items():
         source = sources[position]
         size = source.path.stat().st_size if source.path.exists() else 0  # it may have vanished since listed
@@ -308,7 +308,7 @@ def _new_record(file: PendingFile, batch_id: str, status: str) -> BatchRecord:
     return BatchRecord(
         batch_id=batch_id,
         table_name=file.source.contract.table_name,
-        source_file=path_text(file.source.path.resolve()),
+        source_file=landing_path(file.source.path),
         file_sha256=file.sha256,
         file_bytes=file.size,
         file_format=file.source.fmt,

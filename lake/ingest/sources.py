@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ def table_of(path: Path) -> str:
 def resolve_sources(path: Path, table: str | None = None) -> list[SourceFile]:
     """Every landing file under ``path`` (a file or a folder, searched recursively), checked before any is read.
 
+    A folder's entries are all listed, hidden ones (a name starting with ``.``) aside, and links to folders are
+    followed: an entry that is not a readable file (a broken link, a named pipe) is rejected on its own when
+    ingested, with the reason, rather than passed over.
+
     Args:
         path: a landing file or a folder of them.
         table: ``raw.<name>`` for every file; default: inferred from each file name.
@@ -48,12 +53,13 @@ def resolve_sources(path: Path, table: str | None = None) -> list[SourceFile]:
         The files in name order, each with its format and contract.
 
     Raises:
-        IngestError: the path does not exist, a file has an unsupported extension, or no contract matches the
-            table (named or inferred); nothing has been ingested when this is raised.
+        IngestError: the path does not exist, a folder under it cannot be listed, a file has an unsupported
+            extension, or no contract matches the table (named or inferred); nothing has been ingested when this
+            is raised.
     """
     if not path.exists():
         raise IngestError(f"path {str(path)!r} does not exist; pass a landing file or a folder of them")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+    files = _folder_entries(path) if path.is_dir() else [path]
     if not files:
         raise IngestError(f"folder {str(path)!r} holds no files to ingest")
     sources, problems = [], []
@@ -74,8 +80,27 @@ def resolve_sources(path: Path, table: str | None = None) -> list[SourceFile]:
     return sources
 
 
-def _hidden(file: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in file.relative_to(root).parts)
+def _folder_entries(folder: Path) -> list[Path]:
+    """Every entry under ``folder`` that is not a folder, hidden ones aside, in name order; a folder reached twice
+    through links is listed once.
+
+    Raises:
+        IngestError: a folder cannot be listed (its files would otherwise be missed without a word).
+    """
+    unlisted: list[OSError] = []
+    listed: set[str] = set()
+    entries = []
+    for directory, folders, names in os.walk(folder, followlinks=True, onerror=unlisted.append):
+        if os.path.realpath(directory) in listed:
+            folders.clear()
+            continue
+        listed.add(os.path.realpath(directory))
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        entries += [Path(directory, name) for name in names if not name.startswith(".")]
+    if unlisted:
+        problems = "; ".join(f"{error.filename}: {error.strerror or error}" for error in unlisted)
+        raise IngestError(f"cannot list {problems}. Nothing was ingested; fix the folder's permissions and retry.")
+    return sorted(entries)
 
 
 def path_text(path: Path) -> str:
@@ -83,12 +108,22 @@ def path_text(path: Path) -> str:
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def landing_path(path: Path) -> str:
+    """Where a landing file was found, as the user named it (absolute, links not followed), as storable text."""
+    return path_text(Path(os.path.abspath(path)))
+
+
 def unreadable_reason(path: Path) -> str | None:
-    """Why a landing file is rejected before any of it is read (a name that is not UTF-8, no read access), or None."""
+    """Why a landing file is rejected before any of it is read (a name that is not UTF-8, a broken link, not a
+    regular file, no read access), or None."""
     name = path_text(Path(path.name))
     if name != path.name:
         return f"the file name {name} is not valid UTF-8; rename the file"
+    if path.is_symlink() and not path.exists():
+        return f"{name} is a link to {path_text(path.readlink())}, which does not exist"
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return f"{name} is not a regular file (a named pipe, socket or device); only files are ingested"
         path.open("rb").close()
     except OSError as error:
         return f"{name} cannot be opened: {error.strerror or error}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import subprocess
+import sys
 from datetime import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from pyiceberg.catalog import Catalog
 from lake.ingest import CHUNK_ROWS, INGESTED, REJECTED, ingest_path
 from lake.ingest.pipeline import ingest_sources
 from lake.ingest.sources import resolve_sources
-from lake.settings import Settings
+from lake.settings import PROJECT_ROOT, Settings
 from tests.lake.ingest.landing import as_text, transactions, write
 
 
@@ -169,6 +171,55 @@ def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_land(
     assert rejected.rejection_reason == "transactions-a.csv cannot be opened: No such file or directory"
     assert (ingested.status, ingested.rows_appended) == (INGESTED, 3)
     assert read(catalog, "ops.ingest_batches")["status"].sort().to_list() == [INGESTED, REJECTED]
+
+
+def test_entries_of_a_folder_that_are_not_files_are_rejected_by_name_and_linked_folders_are_read(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    landing = tmp_path / "landing"
+    write(transactions(2), landing / "transactions-a.csv")
+    write(transactions(3, first=10), tmp_path / "elsewhere" / "transactions-linked.csv")
+    (landing / "linked").symlink_to(tmp_path / "elsewhere")
+    (landing / "loop").symlink_to(landing)
+    (landing / "transactions-gone.csv").symlink_to(tmp_path / "moved.csv")
+    os.mkfifo(landing / "transactions-pipe.csv")
+
+    records = ingest_path(landing, settings=settings).batches
+
+    reasons = {Path(record.source_file).name: (record.status, record.rejection_reason) for record in records}
+    assert reasons == {
+        "transactions-a.csv": (INGESTED, None),
+        "transactions-linked.csv": (INGESTED, None),
+        "transactions-gone.csv": (
+            REJECTED,
+            f"transactions-gone.csv is a link to {tmp_path / 'moved.csv'}, which does not exist",
+        ),
+        "transactions-pipe.csv": (
+            REJECTED,
+            "transactions-pipe.csv is not a regular file (a named pipe, socket or device); only files are ingested",
+        ),
+    }
+    assert read(catalog, "raw.transactions").height == 5
+
+
+def test_a_folder_that_cannot_be_listed_stops_the_ingest_before_anything_lands(tmp_path: Path) -> None:
+    """Listing is refused as it is to a user without read access; as root, the child runs without the capabilities
+    that let root read any folder."""
+    landing = tmp_path / "landing"
+    write(transactions(2), landing / "transactions-a.csv")
+    write(transactions(2, first=10), landing / "locked" / "transactions-b.csv")
+    (landing / "locked").chmod(0)
+    code = "import sys; from pathlib import Path; from lake.ingest.sources import resolve_sources; resolve_sources(Path(sys.argv[1]))"
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    try:
+        child = subprocess.run(
+            [*unprivileged, sys.executable, "-c", code, str(landing)], capture_output=True, text=True, cwd=PROJECT_ROOT
+        )
+    finally:
+        (landing / "locked").chmod(0o755)
+
+    assert child.returncode == 1
+    assert f"IngestError: cannot list {landing / 'locked'}: Permission denied. Nothing was ingested" in child.stderr
 
 
 def test_a_file_that_fails_unforeseen_is_rejected_with_the_error_and_the_others_land(
