@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
 from dbt_common.invocation import get_invocation_id
 from pyiceberg.catalog import Catalog
 
@@ -25,6 +25,8 @@ MODEL_NAMESPACES = ("staging", "curated", "features")
 """Namespaces the project writes."""
 
 
+WRITING_COMMANDS = frozenset({"build", "clone", "retry", "run", "run-operation", "seed", "snapshot"})
+"""dbt commands that may write the lake's tables; the others (``test``, ``docs``, ``source``, ``ls``, ...) only read."""
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 """dbt result statuses of a node that failed (a model or test that errored, a test that found rows)."""
 
@@ -83,6 +85,12 @@ def run_dbt(args: Sequence[str], project_dir: Path = DBT_PROJECT_DIR) -> DbtRun:
     if result.exception is not None:
         raise TransformError(f"dbt could not run 'dbt {' '.join(argv)}': {result.exception}")
     return DbtRun(success=bool(result.success), invocation_id=get_invocation_id(), result=result)
+
+
+def writes_tables(args: Sequence[str]) -> bool:
+    """Whether ``dbt <args>`` may write tables: its command (the first argument that names one of dbt's, ``build``
+    when none does) is one of :data:`WRITING_COMMANDS`."""
+    return next((arg for arg in args if arg in cli.commands), "build") in WRITING_COMMANDS
 
 
 def published_by(catalog: Catalog, invocation_id: str) -> list[PublishedTable]:

@@ -1,4 +1,5 @@
-"""One cycle at a time per lake: a cycle rolls a failed step back, which would undo another cycle's commits.
+"""One cycle at a time per lake: a cycle rolls a failed step back, which would undo another cycle's commits
+(``lakeforge transform`` takes the same lock for dbt commands that write).
 
 The lock lives where the catalog lives, so it holds across machines in the cluster profile: a session-level
 advisory lock on the PostgreSQL catalog database, or an exclusive ``flock`` on a file next to the embedded SQLite
@@ -21,7 +22,10 @@ from lake.errors import PipelineError
 
 RUN_LOCK_KEY = 0x6C616B65666F7267
 """PostgreSQL advisory lock key of the cycle ("lakeforg" in ASCII)."""
-_BUSY = "another 'lakeforge run' is in progress on this lake ({where}); runs must not overlap. Try again when it ends"
+_BUSY = (
+    "another 'lakeforge run' or 'lakeforge transform' is in progress on this lake ({where}); they must not overlap. "
+    "Try again when it ends"
+)
 
 
 def run_lock(catalog: Catalog) -> AbstractContextManager[None]:

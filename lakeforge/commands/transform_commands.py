@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -14,14 +16,21 @@ console = Console()
 def transform(ctx: typer.Context) -> None:
     """Run dbt on dbt_project/ with the given dbt arguments (default: build), then list what it published.
 
+    Commands that write tables (build, run, ...) and cycles take turns: one is refused while `lakeforge run` is in
+    progress, and a cycle started meanwhile is refused in turn.
+
     Examples: `lakeforge transform`, `lakeforge transform build --select features`,
     `lakeforge transform build --full-refresh`, `lakeforge transform source freshness`.
     """
     from lake.catalog import load_catalog
-    from lake.dbt_runner import published_by, run_dbt  # dbt takes seconds to import; only this command needs it
+    from lake.dbt_runner import published_by, run_dbt, writes_tables  # dbt takes seconds to import
+    from lake.run_lock import run_lock
 
-    run = run_dbt(ctx.args)
-    published = published_by(load_catalog(), run.invocation_id)
+    catalog = load_catalog()
+    # a write during a cycle could make the cycle's publish refuse and roll it back: the two take turns
+    with run_lock(catalog) if writes_tables(ctx.args) else nullcontext():
+        run = run_dbt(ctx.args)
+    published = published_by(catalog, run.invocation_id)
     if published:
         view = Table("table", "rows", "rows written", "operation", "snapshot", title="Published by this dbt run")
         for table in published:

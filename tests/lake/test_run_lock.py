@@ -17,7 +17,7 @@ def test_a_cycle_is_refused_while_another_holds_the_lake(request: pytest.Fixture
     catalog: Catalog = request.getfixturevalue(catalog_fixture)
 
     with run_lock(catalog):  # a second connection or open file: what another process would hold
-        with pytest.raises(PipelineError, match="another 'lakeforge run' is in progress on this lake"):
+        with pytest.raises(PipelineError, match="another 'lakeforge run' or 'lakeforge transform' is in progress"):
             run_and_record(catalog, [STEP])
         assert recent_runs(catalog) == []
 

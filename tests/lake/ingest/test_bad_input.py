@@ -209,7 +209,7 @@ def test_a_folder_that_cannot_be_listed_stops_the_ingest_before_anything_lands(t
     write(transactions(2), landing / "transactions-a.csv")
     write(transactions(2, first=10), landing / "locked" / "transactions-b.csv")
     (landing / "locked").chmod(0)
-    code = "import sys; from pathlib import Path; from lake.ingest.sources import resolve_sources; resolve_sources(Path(sys.argv[1]))"
+    code = "import sys, pathlib, lake.ingest.sources as s; s.resolve_sources(pathlib.Path(sys.argv[1]))"
     unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
     try:
         child = subprocess.run(
