@@ -3,7 +3,8 @@
 Each real table a query names (in joins, subqueries, CTEs, ``information_schema``) is resolved against the
 session's catalog and schema, checked against the access rules, and replaced by a subquery over
 ``iceberg_scan`` that keeps only visible columns, applies column masks and the row filter, and reads the
-snapshot that Trino's ``FOR VERSION AS OF`` / ``FOR TIMESTAMP AS OF`` asks for. No path reaches a table
+snapshot that Trino's ``FOR VERSION AS OF`` / ``FOR TIMESTAMP AS OF`` asks for (a metadata table such as
+``"orders$snapshots"`` by the same subquery over its rows, registered for the query). No path reaches a table
 without passing through that subquery, so ``SELECT *``, joins and subqueries are all governed alike.
 """
 
@@ -28,6 +29,7 @@ from sqlglot.tokens import TokenType
 from lake.errors import CatalogError
 from lake.tables import snapshot_id_as_of
 from serving.sql.errors import QueryError, permission_denied
+from serving.sql.iceberg_metadata import metadata_rows, metadata_table_name
 from serving.sql.metadata import (
     INFORMATION_SCHEMA,
     INFORMATION_SCHEMA_TABLES,
@@ -52,6 +54,20 @@ class Translated:
 
     sql: str
     virtual_tables: dict[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A table reference the query may read: the node naming it, its schema, name and columns, the rules on it,
+    and what it reads: an Iceberg table, or the registered rows of one of its metadata tables."""
+
+    node: exp.Table
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+    policy: TablePolicy
+    lake_table: LakeTable | None = None
+    registered: str | None = None
 
 
 def parse_trino(sql: str) -> exp.Expression:
@@ -158,7 +174,7 @@ class Translator:
         expression = normalize_identifiers(expression, dialect="trino")
         _replace_session_functions(expression, scope)
         translated = Translated("")
-        resolved: list[tuple[exp.Table, LakeTable, TablePolicy]] = []
+        resolved: list[_Resolved] = []
         visible: Visible | None = None
         for table in list(expression.find_all(exp.Table)):
             if not isinstance(table.this, exp.Identifier):
@@ -171,19 +187,25 @@ class Translator:
                 self._replace_virtual(table, catalog, schema, name, visible, translated)
                 continue
             lake_table = view.table(schema, name)
-            if lake_table is None:
+            metadata = metadata_table_name(name)
+            base = view.table(schema, metadata[0]) if lake_table is None and metadata else None
+            if lake_table is None and base is None:
                 if schema not in view.schemas:
                     raise _not_found("SCHEMA_NOT_FOUND", f"Schema '{schema}' does not exist", table)
                 raise _not_found("TABLE_NOT_FOUND", f"Table '{catalog}.{schema}.{name}' does not exist", table)
+            # a metadata table is governed by the rules that match its own name, as in Trino ("orders$snapshots")
             policy = self.rules.table_policy(scope.identity, catalog, schema, name)
             if not policy.can_select:
                 raise permission_denied(f"Cannot select from table {catalog}.{schema}.{name}")
-            resolved.append((table, lake_table, policy))
+            if lake_table is not None:
+                columns = tuple(column.name for column in lake_table.columns)
+                resolved.append(_Resolved(table, schema, name, columns, policy, lake_table=lake_table))
+            elif base is not None and metadata is not None:
+                resolved.append(self._metadata_source(table, base, metadata[1], policy, translated))
         _check_hidden_columns(expression, resolved, scope)
         _unqualify_columns(expression, resolved)
-        for table, lake_table, policy in resolved:
-            snapshot = _snapshot_of(table, lake_table, evaluate)
-            table.replace(_governed_subquery(table, lake_table, policy, snapshot, scope))
+        for source in resolved:
+            source.node.replace(_governed_subquery(source, _source_table(source, evaluate), scope))
         _name_unnamed_outputs(expression)
         _type_decimal_literals(expression)
         try:
@@ -191,6 +213,20 @@ class Translator:
         except UnsupportedError as error:
             raise QueryError(f"cannot translate to DuckDB: {error}", "NOT_SUPPORTED") from None
         return translated
+
+    @staticmethod
+    def _metadata_source(
+        table: exp.Table, base: LakeTable, kind: str, policy: TablePolicy, translated: Translated
+    ) -> _Resolved:
+        """``"<base>$<kind>"``: its rows registered for the query, read like a table."""
+        if table.args.get("version") is not None:
+            raise QueryError(f"{base.name}${kind} has no versions: it describes the table now", "NOT_SUPPORTED")
+        rows = metadata_rows(base.table, kind)
+        registered = f"__lakeforge_{base.schema}_{base.name}_{kind}"
+        translated.virtual_tables[registered] = rows
+        return _Resolved(
+            table, base.schema, f"{base.name}${kind}", tuple(rows.column_names), policy, registered=registered
+        )
 
     def qualify_name(self, parts: list[str], scope: SessionScope) -> tuple[str, str, str]:
         """``[catalog.][schema.]table`` completed from the session."""
@@ -298,10 +334,10 @@ def _type_decimal_literals(expression: exp.Expression) -> None:
             conversion.set("to", exp.DataType.build(f"DECIMAL({precision}, {len(fraction)})"))
 
 
-def _unqualify_columns(expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]]) -> None:
+def _unqualify_columns(expression: exp.Expression, resolved: list[_Resolved]) -> None:
     """Reduce ``schema.table.column`` (as SQLAlchemy and Superset write it) to ``table.column``: an unaliased table
     becomes a subquery aliased by its bare name, which is all DuckDB then knows it by."""
-    unaliased = {(lake_table.schema, lake_table.name) for table, lake_table, _ in resolved if not table.alias}
+    unaliased = {(source.schema, source.name) for source in resolved if not source.node.alias}
     for column in expression.find_all(exp.Column):
         if column.args.get("db") and (column.db, column.table) in unaliased:
             column.set("catalog", None)
@@ -355,24 +391,29 @@ def _iceberg_scan(lake_table: LakeTable, snapshot: int | None) -> exp.Table:
     return exp.Table(this=exp.Anonymous(this="iceberg_scan", expressions=arguments))
 
 
-def _governed_subquery(
-    table: exp.Table, lake_table: LakeTable, policy: TablePolicy, snapshot: int | None, scope: SessionScope
-) -> exp.Expression:
-    identity = scope.identity
+def _source_table(source: _Resolved, evaluate: Evaluate) -> exp.Table:
+    """What the reference reads: its registered metadata rows, or its Iceberg table at the snapshot asked for."""
+    if source.lake_table is None:
+        return exp.Table(this=exp.to_identifier(source.registered))
+    return _iceberg_scan(source.lake_table, _snapshot_of(source.node, source.lake_table, evaluate))
+
+
+def _governed_subquery(source: _Resolved, rows: exp.Table, scope: SessionScope) -> exp.Expression:
+    identity, policy = scope.identity, source.policy
     projection: list[exp.Expr] = []
-    for column in lake_table.columns:
-        if column.name in policy.hidden_columns:
+    for column in source.columns:
+        if column in policy.hidden_columns:
             continue
-        mask = policy.masks.get(column.name)
+        mask = policy.masks.get(column)
         if mask is None:
-            projection.append(exp.column(column.name, quoted=True))
+            projection.append(exp.column(column, quoted=True))
         else:
             masked = _rule_expression(mask, identity, "INVALID_COLUMN_MASK", "column mask")
-            projection.append(exp.alias_(exp.Paren(this=masked), column.name, quoted=True))
-    select = exp.select(*projection).from_(_iceberg_scan(lake_table, snapshot))
+            projection.append(exp.alias_(exp.Paren(this=masked), column, quoted=True))
+    select = exp.select(*projection).from_(rows)
     if policy.row_filter is not None:
         select = select.where(_rule_expression(policy.row_filter, identity, "INVALID_ROW_FILTER", "row filter"))
-    alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(lake_table.name))
+    alias = source.node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(source.name))
     return exp.Subquery(this=select, alias=alias)
 
 
@@ -399,21 +440,14 @@ def _snapshot_of(table: exp.Table, lake_table: LakeTable, evaluate: Evaluate) ->
         ) from None
 
 
-def _check_hidden_columns(
-    expression: exp.Expression, resolved: list[tuple[exp.Table, LakeTable, TablePolicy]], scope: SessionScope
-) -> None:
+def _check_hidden_columns(expression: exp.Expression, resolved: list[_Resolved], scope: SessionScope) -> None:
     """Deny, as Trino does, any reference (``*`` included) to a column the rules hide."""
-    hidden = {
-        (lake_table.schema, lake_table.name): policy.hidden_columns
-        for _, lake_table, policy in resolved
-        if policy.hidden_columns
-    }
-    if not hidden:
+    hidden = {(source.schema, source.name): source.policy.hidden_columns for source in resolved}
+    if not any(hidden.values()):
         return
     tables: dict[str, dict[str, dict[str, str]]] = {}
-    for _, lake_table, _ in resolved:
-        columns = {c.name: "varchar" for c in lake_table.columns}
-        tables.setdefault(lake_table.schema, {})[lake_table.name] = columns
+    for reference in resolved:
+        tables.setdefault(reference.schema, {})[reference.name] = dict.fromkeys(reference.columns, "varchar")
     schema: dict[str, object] = {scope.catalog: tables}
     try:
         qualified = qualify(

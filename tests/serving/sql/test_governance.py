@@ -135,3 +135,11 @@ def test_ml_group_reads_curated_unmasked_but_not_raw(connect: Connect) -> None:
     ml = connect("bob")
     assert fetch(ml, "SELECT count(*) FROM curated.customers") == [[4]]
     assert "raw.customers" in _denied(connect, "bob", "SELECT * FROM raw.customers")
+
+
+def test_a_metadata_table_is_governed_by_the_rules_that_match_its_own_name(connect: Connect) -> None:
+    """As in Trino: the ml group's rule covers every curated table, so "customers$snapshots" too; the analysts'
+    rule names the table "customers" exactly, which "customers$snapshots" is not."""
+    assert len(fetch(connect("bob"), 'SELECT snapshot_id FROM curated."customers$snapshots"')) == 2
+    message = _denied(connect, "alice", 'SELECT snapshot_id FROM curated."customers$snapshots"')
+    assert message.endswith("Cannot select from table lake.curated.customers$snapshots")

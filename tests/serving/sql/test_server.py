@@ -199,6 +199,33 @@ def test_time_travel_reads_older_snapshots(connect: Connect, lake_catalog: Catal
     assert "snapshot" in failure.value.message
 
 
+def test_metadata_tables_list_the_snapshots_that_time_travel_reads(connect: Connect, lake_catalog: Catalog) -> None:
+    table = lake_catalog.load_table("curated.customers")
+    first, second = sorted(table.metadata.snapshots, key=lambda s: s.sequence_number)
+    connection = connect(schema="curated")
+    cursor = connection.cursor()
+    cursor.execute(
+        "SELECT snapshot_id, parent_id, operation, summary['added-records'], committed_at "
+        'FROM lake.curated."customers$snapshots"'
+    )
+    snapshots = cursor.fetchall()
+    assert sorted(row[:4] for row in snapshots) == sorted(
+        [[first.snapshot_id, None, "append", "3"], [second.snapshot_id, first.snapshot_id, "append", "1"]]
+    )
+    assert cursor.description[4][1] == "timestamp(6) with time zone"
+    assert {round(row[4].timestamp() * 1000) for row in snapshots} == {first.timestamp_ms, second.timestamp_ms}
+    history = fetch(connection, 'SELECT snapshot_id, parent_id, is_current_ancestor FROM "customers$history"')
+    assert sorted(history) == sorted([[first.snapshot_id, None, True], [second.snapshot_id, first.snapshot_id, True]])
+    refs = fetch(connection, 'SELECT name, type, snapshot_id FROM "customers$refs"')
+    assert refs == [["main", "BRANCH", second.snapshot_id]]
+    properties = dict(fetch(connection, 'SELECT key, value FROM "customers$properties"'))
+    assert properties == table.properties
+    for missing in ('"customers$files"', '"nothing$snapshots"'):
+        with pytest.raises(trino.exceptions.TrinoUserError) as failure:
+            fetch(connection, f"SELECT * FROM {missing}")
+        assert failure.value.error_name == "TABLE_NOT_FOUND"
+
+
 def test_the_lake_is_read_only(connect: Connect) -> None:
     connection = connect(schema="raw")
     for statement in (
