@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
 from lake.errors import LakeforgeError
 from lakeforge.commands import (
@@ -26,6 +25,7 @@ from lakeforge.commands import (
     sql_commands,
     transform_commands,
 )
+from lakeforge.console import make_console
 
 app = typer.Typer(
     name="lakeforge",
@@ -55,5 +55,5 @@ def main() -> None:
     try:
         app()
     except LakeforgeError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        make_console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -5,8 +5,6 @@
 # Everything is written under the data home (LAKEFORGE_HOME, default .lakeforge/ in the checkout); running it
 # again is safe: ingestion skips files it already has, and a cycle skips every step that has nothing to do.
 set -euo pipefail
-# Rich lays tables out for 80 columns when output is not a terminal (a log file, CI) and cuts numbers short ("2,…")
-[ -t 1 ] || export COLUMNS="${COLUMNS:-160}"
 home="${LAKEFORGE_HOME:-$(pwd)/.lakeforge}"
 landing="$home/landing"
 incoming="$home/incoming"

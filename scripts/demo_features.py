@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from lake.catalog import load_catalog
@@ -22,13 +21,14 @@ from lake.errors import FeaturesError
 from lake.feast.environment import apply_feature_repo, open_feature_store
 from lake.feast.materialization import MaterializedRange, feature_freshness, materialize_incremental_views
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
 SERVICE = "fraud_model_v1"
 TRANSACTIONS_SQL = """
 SELECT transaction_id, card_id, merchant_id, customer_id, amount_cents, transaction_at AS event_timestamp
 FROM curated.fct_transactions ORDER BY transaction_at DESC LIMIT ?
 """
-console = Console()
+console = make_console()
 
 
 def read_recent_transactions(count: int) -> tuple[pd.DataFrame, datetime]:

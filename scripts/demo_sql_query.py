@@ -11,10 +11,10 @@ import time
 
 import requests
 import trino
-from rich.console import Console
 from rich.table import Table
 
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
 DEFAULT_SQL = "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
 
@@ -53,7 +53,7 @@ def main() -> None:
     view = Table(*(column.name for column in cursor.description), title=f"{arguments.sql}  (as {arguments.user})")
     for row in rows:
         view.add_row(*(str(value) for value in row))
-    Console().print(view)
+    make_console().print(view)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+
 from lake.settings import Settings, without_settings
 
 
-def run_cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env_home: Path, columns: str | None = "200") -> subprocess.CompletedProcess[str]:
     env = without_settings()
-    env.update(LAKEFORGE_HOME=str(env_home), COLUMNS="200")
+    env.pop("COLUMNS", None)
+    env.update(LAKEFORGE_HOME=str(env_home), **({"COLUMNS": columns} if columns else {}))
     executable = Path(sys.executable).with_name("lakeforge")
     return subprocess.run([str(executable), *args], capture_output=True, text=True, env=env, timeout=120)
 
@@ -39,3 +43,19 @@ def test_user_errors_are_one_line_without_traceback(settings: Settings) -> None:
     assert shown.returncode == 1
     assert "no table 'raw.nope'" in shown.stderr
     assert "Traceback" not in shown.stderr
+
+
+def test_output_without_a_terminal_is_laid_out_wide_unless_columns_says_otherwise(
+    settings: Settings, catalog: Catalog
+) -> None:
+    """Rich assumed 80 columns without a terminal (a log file, cron) and cut names and numbers short ("2,…")."""
+    rows = pa.table({"customer_id": pa.array([f"c{n}" for n in range(12_345)])})
+    catalog.create_table("curated.customers_with_a_rather_long_table_name", rows.schema).append(rows)
+
+    logged = run_cli("tables", env_home=settings.home, columns=None)
+    narrow = run_cli("tables", env_home=settings.home, columns="60")
+
+    assert logged.returncode == 0, logged.stderr
+    assert "curated.customers_with_a_rather_long_table_name" in logged.stdout and "12,345" in logged.stdout
+    assert "…" not in logged.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 60

@@ -7,14 +7,14 @@ The models package is imported inside the command: it pulls in XGBoost and matpl
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from lake.errors import ModelsError
 from lakeforge.commands.options import parse_time
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def drift(

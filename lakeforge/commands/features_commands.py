@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lake.errors import FeaturesError
 from lakeforge.commands.options import parse_time
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 features_app = typer.Typer(help="Feast feature store on the lake (feature_repo/).", no_args_is_help=True)
 
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def generate(

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from lakeforge.console import make_console
 
 if TYPE_CHECKING:
     from lake.ingest import IngestReport
 
-console = Console()
+console = make_console()
 
 
 def ingest(

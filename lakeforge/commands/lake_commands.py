@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def config() -> None:

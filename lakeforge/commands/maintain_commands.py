@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.filesize import decimal
 from rich.table import Table
+
+from lakeforge.console import make_console
 
 if TYPE_CHECKING:
     from lake.maintenance import TableMaintenance
 
-console = Console()
+console = make_console()
 
 
 def maintain(

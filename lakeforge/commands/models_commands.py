@@ -10,13 +10,13 @@ import json
 from datetime import timedelta
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lake.errors import ModelsError
 from lakeforge.commands.options import parse_time
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 models_app = typer.Typer(
     help="The model registry in the lake (ml.model_versions, ml.model_aliases).", no_args_is_help=True
 )
@@ -42,7 +42,7 @@ def train(
         workers=workers,
         margin=margin,
         reproduce=reproduce,
-        console=Console(stderr=True),
+        console=make_console(stderr=True),
     )
     mv, metrics = outcome.model_version, outcome.model_version.metrics
     console.print(f"registered model v{mv.version} as {outcome.decision.alias}: {outcome.decision.reason}")

@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from lake.errors import ModelsError
 from lakeforge.commands.options import parse_time
+from lakeforge.console import make_console
 
 if TYPE_CHECKING:
     from lake.pipeline import PipelineRun
 
-console = Console()
+console = make_console()
 
 
 def run(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.console import Console
 
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def serve(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
 from lake.settings import get_settings
+from lakeforge.console import make_console
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def sql(

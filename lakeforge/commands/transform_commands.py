@@ -5,12 +5,12 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lake.errors import TransformError
+from lakeforge.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def transform(ctx: typer.Context) -> None:
