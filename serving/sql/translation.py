@@ -118,15 +118,29 @@ def bind_parameters(sql: str, parameters: str | None) -> exp.Expression:
     return parse_trino("".join([*bound, sql[start:]]))
 
 
+READ_COMMANDS = ("SHOW", "DESCRIBE")
+"""Statements that only read, of which the endpoint answers some forms (the planner's); the others are refused as
+not supported rather than as writes."""
+
+
 def refuse_writes(expression: exp.Expression) -> None:
-    """Raise Trino's permission-denied error for anything but a query.
+    """Raise Trino's permission-denied error for anything but a query (``NOT_SUPPORTED`` for a SHOW or DESCRIBE form
+    the endpoint does not answer, such as ``SHOW STATS``).
 
     Raises:
-        QueryError: ``PERMISSION_DENIED`` naming the statement kind.
+        QueryError: ``PERMISSION_DENIED`` naming the statement kind, or ``NOT_SUPPORTED`` naming the form.
     """
-    if not isinstance(expression, exp.Query):
-        kind = expression.key.upper() if not isinstance(expression, exp.Command) else str(expression.this).upper()
-        raise permission_denied(f"Cannot execute {kind} statement: {READ_ONLY_MESSAGE}")
+    if isinstance(expression, exp.Query):
+        return
+    if isinstance(expression, exp.Command) and str(expression.this).upper().startswith(READ_COMMANDS):
+        form = " ".join(f"{expression.this} {expression.text('expression')}".upper().split()[:2])
+        raise QueryError(
+            f"{form} is not supported by the Lakeforge SQL endpoint; it answers SHOW CATALOGS, SCHEMAS, TABLES, "
+            "COLUMNS, CREATE TABLE and SESSION, DESCRIBE, and queries on information_schema and system.jdbc",
+            "NOT_SUPPORTED",
+        )
+    kind = expression.key.upper() if not isinstance(expression, exp.Command) else str(expression.this).upper()
+    raise permission_denied(f"Cannot execute {kind} statement: {READ_ONLY_MESSAGE}")
 
 
 @dataclass(frozen=True)

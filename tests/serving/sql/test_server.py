@@ -244,6 +244,23 @@ def test_the_lake_is_read_only(connect: Connect) -> None:
 
 
 @pytest.mark.parametrize(
+    ("sql", "form"),
+    [
+        ("SHOW STATS FOR customers", "SHOW STATS"),
+        ("SHOW FUNCTIONS", "SHOW FUNCTIONS"),
+        ("DESCRIBE INPUT q", "DESCRIBE INPUT"),
+    ],
+)
+def test_a_show_form_the_endpoint_does_not_answer_is_not_supported_rather_than_a_write(
+    connect: Connect, sql: str, form: str
+) -> None:
+    with pytest.raises(trino.exceptions.TrinoUserError) as failure:
+        fetch(connect(schema="curated"), sql)
+    assert failure.value.error_name == "NOT_SUPPORTED"
+    assert failure.value.message.startswith(f"{form} is not supported by the Lakeforge SQL endpoint")
+
+
+@pytest.mark.parametrize(
     ("sql", "name", "location"),
     [
         ("SELECT FROM WHERE", "SYNTAX_ERROR", (1, 13)),
