@@ -29,6 +29,7 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from feast.saved_dataset import SavedDatasetStorage
+from pyiceberg.table import Table
 
 from lake.catalog import LakeTransaction
 from lake.errors import FeaturesError
@@ -41,7 +42,7 @@ from lake.feast.queries import (
     point_in_time_sql,
     rows_in_range_sql,
 )
-from lake.feast.scans import iceberg_source, lake_cursor, load_source_table, source_scan_sql
+from lake.feast.scans import iceberg_source, lake_cursor, load_source_table, source_scan_sql, table_scan_sql
 from lake.settings import get_settings
 
 
@@ -176,8 +177,38 @@ def _utc_microseconds(times: pd.Series) -> pa.Array:
     return pa.array(times).cast(pa.timestamp("us", tz="UTC"), safe=False)
 
 
-def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool) -> ViewRead:
+def _key_kind(kind: pa.DataType) -> str:
+    """What a key's values are, for comparing an entity column with a table's: integers of any width, text
+    (dictionary-encoded or not)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_integer(kind):
+        return "integers"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "text"
+    return str(kind)
+
+
+def _check_key_types(view: str, table: Table, join_keys: dict[str, str], entities: pa.Schema) -> None:
+    """Refuse an entity column whose values cannot equal the view's keys (DuckDB would cast one side: ``"5"``
+    would find 5, and text such as ``"c1"`` would fail the query with a conversion error)."""
+    columns = table.schema().as_arrow()
+    for column, entity_column in join_keys.items():
+        if entity_column not in entities.names or pa.types.is_null(entities.field(entity_column).type):
+            continue  # a missing column is refused later by name; an all-null one matches nothing
+        held, wanted = _key_kind(entities.field(entity_column).type), _key_kind(columns.field(column).type)
+        if held != wanted:
+            raise FeaturesError(
+                f"entity_df column {entity_column!r} holds {held} but the key {column!r} of {view} holds {wanted}; "
+                "convert the column"
+            )
+
+
+def _view_read(
+    feature_view: FeatureView, feature_refs: list[str], full_feature_names: bool, entities: pa.Schema
+) -> ViewRead:
     source = iceberg_source(feature_view.batch_source)
+    table = load_source_table(source)
     projection = feature_view.projection
     wanted = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{projection.name_to_use()}:")]
     prefix = projection.name_alias or feature_view.name
@@ -185,9 +216,11 @@ def _view_read(feature_view: FeatureView, feature_refs: list[str], full_feature_
     join_key_map = projection.join_key_map or {column.name: column.name for column in feature_view.entity_columns}
     key_columns = _source_columns(source, list(join_key_map))
     feature_columns = _source_columns(source, wanted)
+    join_keys = {column: join_key_map[name] for column, name in key_columns.items()}
+    _check_key_types(feature_view.name, table, join_keys, entities)
     return ViewRead(
-        scan=source_scan_sql(source),
-        join_keys={column: join_key_map[name] for column, name in key_columns.items()},
+        scan=table_scan_sql(table),
+        join_keys=join_keys,
         timestamp_column=source.timestamp_field,
         created_column=source.created_timestamp_column or None,
         features=dict(zip(feature_columns, outputs, strict=True)),
@@ -233,7 +266,7 @@ class LakeOfflineStore(OfflineStore):
                 feature, or a view's source is not an Iceberg table of the lake.
         """
         entities, event_column = _entity_rows(entity_df)
-        views = [_view_read(view, feature_refs, full_feature_names) for view in feature_views]
+        views = [_view_read(view, feature_refs, full_feature_names, entities.schema) for view in feature_views]
         missing = sorted({key for view in views for key in view.join_keys.values()} - set(entities.column_names))
         if missing:
             raise FeaturesError(f"entity_df lacks the join key column(s) {', '.join(missing)}; add them")

@@ -102,7 +102,11 @@ def source_scan_sql(data_source: DataSource | None) -> str:
     Raises:
         FeaturesError: the source is not an ``IcebergSource`` or its table cannot be loaded.
     """
-    table = load_source_table(iceberg_source(data_source))
+    return table_scan_sql(load_source_table(iceberg_source(data_source)))
+
+
+def table_scan_sql(table: Table) -> str:
+    """SQL table expression over an Iceberg table at its current snapshot (empty if it has none yet)."""
     if table.current_snapshot() is None:
         return f"(SELECT * FROM {iceberg_scan_sql(table)} LIMIT 0)"
     return iceberg_scan_sql(table)

@@ -178,6 +178,7 @@ def test_full_feature_names_and_naive_timestamps_agree_with_stock_store(settings
         ({}, "lacks the join key column.s. merchant_id"),
         ({"merchant_id": ["merc000001"], "merchant_tx_count_30d": [3]}, "merchant_tx_count_30d have the names of"),
         ({"merchant_id": ["merc000001"], "__lake_row": [0]}, "column named '__lake_row'"),
+        ({"merchant_id": [1]}, "column 'merchant_id' holds integers but the key 'merchant_id' of merchant_features"),
     ],
 )
 def test_entity_frames_the_store_cannot_answer_are_refused_by_name(
