@@ -24,6 +24,9 @@ CHUNK_ROWS = 1_000_000
 """Rows per Parquet chunk: bounds memory while keeping per-chunk overhead small."""
 TEXT_CHUNK_BYTES = 64 * 1024 * 1024
 """Bytes per CSV / JSON Lines chunk."""
+MAX_RECORD_CHUNKS = 4
+"""A record may span this many text chunks at the most: past that, a record that never ends (a CSV quote that is
+never closed) is damage, rather than the rest of the file read into memory in search of its end."""
 
 
 def read_chunks(path: Path, fmt: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
@@ -110,14 +113,20 @@ def _record_blocks(handle: BinaryIO, quoted: bool) -> Iterator[bytes]:
         handle: the file, positioned at the start of a record.
         quoted: values may be double-quoted (CSV) and hold line ends, so a line end ends a record only
             outside quotes.
+
+    Raises:
+        csv.Error: a record does not end within :data:`MAX_RECORD_CHUNKS` chunks (a quote never closed).
     """
-    rest = b""
+    rest, start = b"", handle.tell()
     while block := handle.read(TEXT_CHUNK_BYTES):
         block = rest + block
         cut = _last_record_end(block) if quoted else block.rfind(b"\n") + 1
-        rest = block[cut:]
+        rest, start = block[cut:], start + cut
         if cut:
             yield block[:cut]
+        elif len(rest) > MAX_RECORD_CHUNKS * TEXT_CHUNK_BYTES:
+            opened = "a double quote opened in it is never closed?" if quoted else "no line end"
+            raise csv.Error(f"the record at byte {start} does not end within {len(rest):,} bytes ({opened})")
     if rest.strip():
         yield rest
 

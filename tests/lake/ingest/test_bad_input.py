@@ -91,6 +91,31 @@ def test_a_csv_value_may_hold_line_ends_across_blocks(
     assert raw["merchant_id"].to_list() == merchants
 
 
+def test_a_csv_quote_that_is_never_closed_rejects_the_file_without_reading_it_all_into_memory(
+    tmp_path: Path, settings: Settings, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record that starts at the stray quote would swallow the rest of the file: it is given up after
+    MAX_RECORD_CHUNKS blocks, and the file is rejected saying where."""
+    monkeypatch.setattr("lake.ingest.readers.TEXT_CHUNK_BYTES", 256)
+    lines = as_text(transactions(60)).write_csv().splitlines()
+    lines[3] = lines[3].replace("EUR", '"EUR', 1).replace("USD", '"USD', 1).replace("GBP", '"GBP', 1)
+    path = tmp_path / "landing" / "transactions-1.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    write(transactions(3, first=100), tmp_path / "landing" / "transactions-2.csv")
+
+    rejected, ingested = ingest_path(tmp_path / "landing", settings=settings).batches
+
+    assert rejected.status == REJECTED
+    reason = rejected.rejection_reason or ""
+    start = len("\n".join(lines[:3])) + 1
+    assert reason.startswith(
+        f"transactions-1.csv cannot be read as csv (truncated or corrupt?): the record at byte {start} "
+    )
+    assert reason.endswith("bytes (a double quote opened in it is never closed?)")
+    assert (ingested.status, ingested.rows_appended) == (INGESTED, 3)
+
+
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(
     tmp_path: Path, settings: Settings, catalog: Catalog
 ) -> None:
