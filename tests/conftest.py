@@ -44,6 +44,17 @@ def clean_environment(home: Path | None = None) -> Iterator[pytest.MonkeyPatch]:
         yield patch
 
 
+@pytest.fixture(autouse=True)
+def keep_lakeforge_variables() -> Iterator[None]:
+    """Put ``LAKEFORGE_*`` back as each test found them: exporting Feast's environment
+    (``lake.feast.environment``) sets ``LAKEFORGE_FEAST_*`` for the whole process, outside any monkeypatch."""
+    before = {name: value for name, value in os.environ.items() if name.startswith("LAKEFORGE_")}
+    yield
+    for name in [name for name in os.environ if name.startswith("LAKEFORGE_") and name not in before]:
+        del os.environ[name]
+    os.environ.update(before)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Embedded-profile settings whose data home is this test's temporary folder."""
