@@ -22,6 +22,8 @@ def test_queries_and_time_travel_over_the_postgresql_catalog(
         assert fetch(connection, "SELECT count(*) FROM curated.customers") == [[4]]
         rows = fetch(connection, f"SELECT count(*) FROM curated.customers FOR VERSION AS OF {first.snapshot_id}")
         assert rows == [[3]]
+        listed = fetch(connection, 'SELECT snapshot_id FROM curated."customers$snapshots" WHERE parent_id IS NULL')
+        assert listed == [[first.snapshot_id]], "the shipped rules let an analyst list what time travel reads"
         assert fetch(connection, "SELECT max(email) FROM curated.customers") == [["***@example.com"]]
         with pytest.raises(trino.exceptions.TrinoUserError) as failure:
             fetch(connection, "SELECT * FROM raw.cards")
