@@ -28,6 +28,7 @@ from sqlglot.tokens import TokenType
 
 from lake.errors import CatalogError
 from lake.tables import snapshot_id_as_of
+from serving.sql.dates import keep_dates
 from serving.sql.errors import QueryError, permission_denied
 from serving.sql.iceberg_metadata import metadata_rows, metadata_table_name
 from serving.sql.metadata import (
@@ -218,6 +219,7 @@ class Translator:
                 resolved.append(self._metadata_source(table, base, metadata[1], policy, translated))
         _check_hidden_columns(expression, resolved, scope)
         _unqualify_columns(expression, resolved)
+        keep_dates(expression, {id(source.node): _column_types(source) for source in resolved})
         for source in resolved:
             source.node.replace(_governed_subquery(source, _source_table(source, evaluate), scope))
         _name_unnamed_outputs(expression)
@@ -403,6 +405,11 @@ def _iceberg_scan(lake_table: LakeTable, snapshot: int | None) -> exp.Table:
     if snapshot is not None:
         arguments.append(exp.EQ(this=exp.column("snapshot_from_id"), expression=exp.Literal.number(snapshot)))
     return exp.Table(this=exp.Anonymous(this="iceberg_scan", expressions=arguments))
+
+
+def _column_types(source: _Resolved) -> dict[str, str]:
+    """The Trino type of each column of a lake table (none for a metadata table)."""
+    return {column.name: column.type for column in source.lake_table.columns} if source.lake_table else {}
 
 
 def _source_table(source: _Resolved, evaluate: Evaluate) -> exp.Table:

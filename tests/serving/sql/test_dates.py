@@ -1,0 +1,48 @@
+"""Date arithmetic on dates answers dates, as in Trino (DuckDB alone would answer timestamps)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+
+from tests.serving.sql.conftest import ALL_TYPES_ROW, Connect
+
+DAY: date = ALL_TYPES_ROW["c_date"]  # 2024-02-29
+MOMENT: datetime = ALL_TYPES_ROW["c_timestamp"]
+
+
+def _answer(connect: Connect, expression: str, source: str = "curated.all_types WHERE c_date IS NOT NULL") -> Any:
+    cursor = connect().cursor()
+    cursor.execute(f"SELECT {expression} FROM {source}")
+    [[value]] = cursor.fetchall()
+    return value, cursor.description[0][1]
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("date_add('day', 1, c_date)", date(2024, 3, 1)),
+        ("date_add('month', 1, t.c_date)", date(2024, 3, 29)),
+        ("date_add('year', 1, date_add('day', 1, c_date))", date(2025, 3, 1)),
+        ("date_trunc('month', c_date)", date(2024, 2, 1)),
+        ("c_date + INTERVAL '1' DAY", date(2024, 3, 1)),
+        ("c_date - INTERVAL '1' MONTH", date(2024, 1, 29)),
+        ("date_add('week', 1, DATE '2024-01-01')", date(2024, 1, 8)),
+    ],
+)
+def test_arithmetic_on_a_date_stays_a_date(connect: Connect, expression: str, value: date) -> None:
+    assert _answer(connect, expression, "curated.all_types t WHERE c_date IS NOT NULL") == (value, "date")
+
+
+def test_timestamps_and_columns_of_unknown_type_keep_duckdbs_answer(connect: Connect) -> None:
+    assert _answer(connect, "date_add('hour', 1, c_timestamp)") == (
+        MOMENT.replace(hour=MOMENT.hour + 1),
+        "timestamp(6)",
+    )
+    assert _answer(connect, "date_trunc('day', c_timestamp)")[1] == "timestamp(6)"
+    in_a_cte = (
+        "(WITH x AS (SELECT c_timestamp AS c_date FROM curated.all_types) SELECT * FROM x) y WHERE c_date IS NOT NULL"
+    )
+    assert _answer(connect, "date_add('day', 1, c_date)", in_a_cte)[1] == "timestamp(6)"
