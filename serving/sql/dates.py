@@ -23,9 +23,12 @@ ColumnTypes = dict[int, dict[str, str]]
 def keep_dates(expression: exp.Expression, tables: ColumnTypes) -> None:
     """Cast date arithmetic on known dates back to DATE, in place (innermost first, so nested arithmetic is seen
     as a date too)."""
-    date_columns = _date_columns(expression, tables)
     arithmetic = (exp.DateAdd, exp.DateSub, exp.TimestampTrunc, exp.DateTrunc, exp.Add, exp.Sub)
-    for node in reversed(list(expression.find_all(*arithmetic, bfs=False))):
+    candidates = list(expression.find_all(*arithmetic, bfs=False))
+    if not candidates:
+        return
+    date_columns = _date_columns(expression, tables)
+    for node in reversed(candidates):
         if _is_date_arithmetic(node, date_columns):
             node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))
 
