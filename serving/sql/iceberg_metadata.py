@@ -1,8 +1,10 @@
-"""Trino's Iceberg metadata tables: ``"orders$snapshots"``, ``$history``, ``$refs`` and ``$properties``.
+"""Trino's Iceberg metadata tables: ``"orders$snapshots"``, ``$history``, ``$refs``, ``$partitions`` and
+``$properties``.
 
 They are how a BI user finds the snapshot ids and times that ``FOR VERSION AS OF`` / ``FOR TIMESTAMP AS OF`` read.
 pyiceberg's inspect API builds them from the table's current metadata, with the columns Trino's Iceberg connector
-gives them; times are made UTC-aware, as Trino's ``timestamp(3) with time zone``.
+gives them (``$partitions`` without Trino's per-column ``data`` statistics); times are made UTC-aware, as Trino's
+``timestamp(3) with time zone``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ from collections.abc import Callable
 import pyarrow as pa
 from pyiceberg.table import Table
 
+
+def _partitions(table: Table) -> pa.Table:
+    """One row per partition (one row in all for an unpartitioned table): its values, rows, files and bytes."""
+    rows = table.inspect.partitions()
+    kept = rows.select([name for name in ("partition", "record_count", "file_count") if name in rows.column_names])
+    kept = kept.set_column(kept.schema.get_field_index("file_count"), "file_count", kept["file_count"].cast(pa.int64()))
+    return kept.append_column("total_size", rows.column("total_data_file_size_in_bytes"))
+
+
 METADATA_TABLES: dict[str, Callable[[Table], pa.Table]] = {
     "snapshots": lambda table: table.inspect.snapshots(),
     "history": lambda table: table.inspect.history(),
     "refs": lambda table: table.inspect.refs(),
+    "partitions": _partitions,
     "properties": lambda table: pa.table(
         {"key": list(table.properties), "value": list(table.properties.values())},
         schema=pa.schema([("key", pa.string()), ("value", pa.string())]),

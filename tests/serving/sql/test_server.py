@@ -220,6 +220,10 @@ def test_metadata_tables_list_the_snapshots_that_time_travel_reads(connect: Conn
     assert refs == [["main", "BRANCH", second.snapshot_id]]
     properties = dict(fetch(connection, 'SELECT key, value FROM "customers$properties"'))
     assert properties == table.properties
+    sizes = sum(task.file.file_size_in_bytes for task in table.scan().plan_files())
+    assert fetch(connection, 'SELECT record_count, file_count, total_size FROM "customers$partitions"') == [
+        [4, 2, sizes]
+    ]
     for missing in ('"customers$files"', '"nothing$snapshots"'):
         with pytest.raises(trino.exceptions.TrinoUserError) as failure:
             fetch(connection, f"SELECT * FROM {missing}")
