@@ -18,9 +18,15 @@ from pyiceberg.table import Table
 def _partitions(table: Table) -> pa.Table:
     """One row per partition (one row in all for an unpartitioned table): its values, rows, files and bytes."""
     rows = table.inspect.partitions()
-    kept = rows.select([name for name in ("partition", "record_count", "file_count") if name in rows.column_names])
-    kept = kept.set_column(kept.schema.get_field_index("file_count"), "file_count", kept["file_count"].cast(pa.int64()))
-    return kept.append_column("total_size", rows.column("total_data_file_size_in_bytes"))
+    values = {"partition": rows["partition"]} if "partition" in rows.column_names else {}
+    return pa.table(
+        {
+            **values,
+            "record_count": rows["record_count"],
+            "file_count": rows["file_count"].cast(pa.int64()),
+            "total_size": rows["total_data_file_size_in_bytes"],
+        }
+    )
 
 
 METADATA_TABLES: dict[str, Callable[[Table], pa.Table]] = {
