@@ -443,6 +443,9 @@ def _snapshot_of(table: exp.Table, lake_table: LakeTable, evaluate: Evaluate) ->
     if version is None:
         return None
     kind = str(version.this).upper()
+    if version.expression.find(exp.Query, exp.Table):
+        # evaluated on the statement's bare connection, before any table of the query is governed
+        raise QueryError(f"FOR {kind} AS OF takes a constant expression, not a query", "NOT_SUPPORTED")
     value = evaluate(
         f"CAST({version.expression.sql(dialect='duckdb')} AS {'BIGINT' if kind == 'VERSION' else 'TIMESTAMPTZ'})"
     )

@@ -197,6 +197,14 @@ def test_time_travel_reads_older_snapshots(connect: Connect, lake_catalog: Catal
     with pytest.raises(trino.exceptions.TrinoUserError) as failure:
         fetch(connection, "SELECT * FROM customers FOR VERSION AS OF 42")
     assert "snapshot" in failure.value.message
+    with pytest.raises(trino.exceptions.TrinoUserError) as failure:
+        fetch(
+            connection, 'SELECT * FROM customers FOR VERSION AS OF (SELECT max(snapshot_id) FROM "customers$history")'
+        )
+    assert (failure.value.error_name, failure.value.message) == (
+        "NOT_SUPPORTED",
+        "FOR VERSION AS OF takes a constant expression, not a query",
+    )
 
 
 def test_metadata_tables_list_the_snapshots_that_time_travel_reads(connect: Connect, lake_catalog: Catalog) -> None:
