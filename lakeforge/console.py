@@ -16,8 +16,8 @@ WIDTH_WITHOUT_TERMINAL = 160
 """Columns laid out when the output is not a terminal and ``COLUMNS`` is unset."""
 
 
-def make_console(stderr: bool = False, quiet: bool = False) -> Console:
+def make_console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr), as wide as its terminal, or :data:`WIDTH_WITHOUT_TERMINAL` without one."""
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, quiet=quiet, width=WIDTH_WITHOUT_TERMINAL if wide else None)
+    return Console(stderr=stderr, width=WIDTH_WITHOUT_TERMINAL if wide else None)
