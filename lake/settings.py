@@ -304,11 +304,18 @@ def data_home(home: Path) -> Iterator[Settings]:
     profile leaks in; child processes inherit the same. Afterwards the variables are exactly as before, whatever
     the block set (e.g. the Feast variables of :mod:`lake.feast.environment`).
     """
-    saved = _settings_variables(os.environ)
-    _clear_settings_variables()
-    os.environ[f"{ENV_PREFIX}HOME"] = str(home)
-    try:
+    with settings_variables_kept():
+        _clear_settings_variables()
+        os.environ[f"{ENV_PREFIX}HOME"] = str(home)
         yield load_settings()
+
+
+@contextmanager
+def settings_variables_kept() -> Iterator[None]:
+    """The ``LAKEFORGE_*`` variables are put back exactly as they were after the block, whatever it set or removed."""
+    saved = _settings_variables(os.environ)
+    try:
+        yield
     finally:
         _clear_settings_variables()
         os.environ.update(saved)

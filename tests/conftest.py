@@ -21,7 +21,7 @@ import pytest
 from pyiceberg.catalog import Catalog
 
 from lake.catalog import load_catalog
-from lake.settings import Settings, get_settings
+from lake.settings import ENV_PREFIX, Settings, get_settings, settings_variables_kept
 
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -29,7 +29,7 @@ POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 def isolate_environment(patch: pytest.MonkeyPatch, home: Path | None = None) -> None:
     """No machine ``LAKEFORGE_*`` variable leaks into the settings; the data home is ``home`` when given."""
     for name in list(os.environ):
-        if name.startswith("LAKEFORGE_"):
+        if name.startswith(ENV_PREFIX):
             patch.delenv(name)
     if home is not None:
         patch.setenv("LAKEFORGE_HOME", str(home))
@@ -48,11 +48,8 @@ def clean_environment(home: Path | None = None) -> Iterator[pytest.MonkeyPatch]:
 def keep_lakeforge_variables() -> Iterator[None]:
     """Put ``LAKEFORGE_*`` back as each test found them: exporting Feast's environment
     (``lake.feast.environment``) sets ``LAKEFORGE_FEAST_*`` for the whole process, outside any monkeypatch."""
-    before = {name: value for name, value in os.environ.items() if name.startswith("LAKEFORGE_")}
-    yield
-    for name in [name for name in os.environ if name.startswith("LAKEFORGE_") and name not in before]:
-        del os.environ[name]
-    os.environ.update(before)
+    with settings_variables_kept():
+        yield
 
 
 @pytest.fixture

@@ -91,10 +91,11 @@ def _folder_entries(folder: Path) -> list[Path]:
     listed: set[str] = set()
     entries = []
     for directory, folders, names in os.walk(folder, followlinks=True, onerror=unlisted.append):
-        if os.path.realpath(directory) in listed:
+        real = os.path.realpath(directory)
+        if real in listed:
             folders.clear()
             continue
-        listed.add(os.path.realpath(directory))
+        listed.add(real)
         folders[:] = [name for name in folders if not name.startswith(".")]
         entries += [Path(directory, name) for name in names if not name.startswith(".")]
     if unlisted:

@@ -3,8 +3,8 @@
 Trino's ``date_add('day', 1, d)``, ``date_trunc('month', d)`` and ``d + INTERVAL '1' DAY`` return a DATE when ``d``
 is one; DuckDB, which sqlglot writes them for, returns a TIMESTAMP. Where the operand is known to be a date (a DATE
 literal or cast, ``current_date``, a table column of type date) and the unit is a day or longer, the result is cast
-back to DATE. A column is known only where its table is: named by its qualifier, or the only source of its SELECT;
-a CTE's or subquery's column is left alone.
+back to DATE. A column is known only where its table is: named by its qualifier, the only source of its SELECT, or
+the only one of its SELECT's tables with such a column; a CTE's or subquery's column is left alone.
 """
 
 from __future__ import annotations
