@@ -36,6 +36,53 @@ def test_arithmetic_on_a_date_stays_a_date(connect: Connect, expression: str, va
     assert _answer(connect, expression, "curated.all_types t WHERE c_date IS NOT NULL") == (value, "date")
 
 
+@pytest.mark.parametrize(
+    ("expression", "source", "value"),
+    [
+        (
+            "date_trunc('month', c_date)",
+            "(SELECT c_date FROM curated.all_types) AS virtual_table WHERE c_date IS NOT NULL",
+            date(2024, 2, 1),
+        ),
+        (
+            "date_trunc('month', d)",
+            "(SELECT c_date AS d, c_timestamp FROM curated.all_types) v WHERE d IS NOT NULL",
+            date(2024, 2, 1),
+        ),
+        (
+            "date_trunc('month', v.c_date)",
+            "(SELECT * FROM curated.all_types) v WHERE c_date IS NOT NULL",
+            date(2024, 2, 1),
+        ),
+        (
+            "date_add('day', 1, c_date)",
+            "(SELECT a.* FROM curated.all_types a) v WHERE c_date IS NOT NULL",
+            DAY.replace(day=1, month=3),
+        ),
+        (
+            "date_add('day', 1, m)",
+            "(SELECT date_trunc('month', c_date) AS m FROM curated.all_types) v WHERE m IS NOT NULL",
+            date(2024, 2, 2),
+        ),
+        (
+            "date_trunc('month', d)",
+            "(SELECT CAST(c_timestamp AS DATE) AS d FROM curated.all_types) v WHERE d IS NOT NULL",
+            date(2024, 1, 1),
+        ),
+        (
+            "date_trunc('year', c_date)",
+            "(WITH x AS (SELECT c_date FROM curated.all_types) SELECT * FROM x) v WHERE c_date IS NOT NULL",
+            date(2024, 1, 1),
+        ),
+    ],
+)
+def test_a_date_through_a_subquery_or_cte_stays_a_date(
+    connect: Connect, expression: str, source: str, value: date
+) -> None:
+    """BI tools wrap a dataset's SQL in a subquery: its date columns are still dates."""
+    assert _answer(connect, expression, source) == (value, "date")
+
+
 def test_timestamps_and_columns_of_unknown_type_keep_duckdbs_answer(connect: Connect) -> None:
     assert _answer(connect, "date_add('hour', 1, c_timestamp)") == (
         MOMENT.replace(hour=MOMENT.hour + 1),
@@ -46,3 +93,5 @@ def test_timestamps_and_columns_of_unknown_type_keep_duckdbs_answer(connect: Con
         "(WITH x AS (SELECT c_timestamp AS c_date FROM curated.all_types) SELECT * FROM x) y WHERE c_date IS NOT NULL"
     )
     assert _answer(connect, "date_add('day', 1, c_date)", in_a_cte)[1] == "timestamp(6)"
+    in_a_subquery = "(SELECT c_timestamp AS c_date FROM curated.all_types) v WHERE c_date IS NOT NULL"
+    assert _answer(connect, "date_trunc('day', c_date)", in_a_subquery)[1] == "timestamp(6)"
