@@ -21,9 +21,10 @@ clock and not compare with the one-statement-at-a-time Parquet baseline. Their w
 ``incremental_over_full_one_thread``. ``incremental_over_full`` (target at most 0.15 at 10M transactions) is the
 ratio with the profile's threads, as ``dbt build`` runs: the same days are ingested into a second data home and
 built in full, then the extra day is ingested and built again. Every build runs in this process, dbt already
-imported; a fresh ``dbt`` process adds its start-up (imports, parsing: about 3 s) to each build. Two threads shorten the two builds
-unequally: the full build's time is mostly card_features' windows, one query already on both cores, while the
-incremental build is mostly many short models and tests, whose dbt bookkeeping the second thread overlaps.
+imported; a fresh ``dbt`` process adds its start-up (imports, parsing: about 3 s) to each build. Two threads
+shorten the two builds unequally: the full build's time is mostly card_features' windows, one query already on
+both cores, while the incremental build is mostly many short models and tests, whose dbt bookkeeping the second
+thread overlaps.
 """
 
 from __future__ import annotations
