@@ -18,8 +18,6 @@ from fastapi import FastAPI, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
-from ray import serve
-from ray.serve import Application
 
 from lake.catalog import load_catalog
 from lake.errors import ScoringError
@@ -27,6 +25,7 @@ from lake.settings import Settings, get_settings
 from serving.scoring.auth import ApiKeyCheck, bearer
 from serving.scoring.metrics import LATENCY, REQUESTS, exposition
 from serving.scoring.prediction_log import PredictionLog
+from serving.scoring.ray_serve import Application, serve
 from serving.scoring.schemas import BatchRequest, BatchScore, Health, Problem, Score, Transaction
 from serving.scoring.scorer import TransactionScorer
 

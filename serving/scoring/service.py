@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import ray
-from ray import serve
 
 from lake.settings import Settings, get_settings
 from serving.scoring.app import DEFAULT_OPTIONS, ServiceOptions, build_app
+from serving.scoring.ray_serve import serve
 
 log = logging.getLogger(__name__)
 
