@@ -115,6 +115,9 @@ class SqlEndpointSettings(BaseModel):
     """Trino file-based access-control rules (JSON); unset: the shipped ``deploy/trino/rules.json``."""
     query_timeout_s: float = 300.0
     """Queries running longer are cancelled."""
+    client_timeout_s: float = 300.0
+    """A query its client has not asked about for this long is abandoned (Trino's ``query.client.timeout``): it
+    stops with ``ABANDONED_QUERY`` and its unread pages are dropped."""
     max_result_rows: int = 1_000_000
     """Queries returning more rows fail with a limit error."""
 

@@ -103,7 +103,8 @@ class Query:
         self._done = False
         self._error: QueryError | None = None
         self._plan = Plan()
-        self._cancelled = False
+        self._cancelled: QueryError | None = None
+        """Why the query was stopped from outside (cancelled or abandoned), once it was."""
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._finished_ms: int | None = None
 
@@ -118,13 +119,14 @@ class Query:
                 self._cursor, self._state = cursor, "RUNNING"
             deadline.start()
             if self._cancelled:
-                raise _canceled()
+                raise self._cancelled
             self._execute(cursor, deadline)
             self._finish(None)
         except QueryError as error:
             self._finish(error)
         except duckdb.InterruptException:
-            self._finish(deadline.error() if deadline is not None and deadline.expired else _canceled())
+            timed_out = deadline.error() if deadline is not None and deadline.expired else None
+            self._finish(timed_out or self._cancelled or _canceled())
         except duckdb.Error as error:
             self._finish(_from_duckdb(error))
         except Exception as error:  # the server answers every failure as a Trino error, never a crash
@@ -165,7 +167,7 @@ class Query:
                     raise deadline.error()
                 self._changed.wait(timeout=0.5)
             if self._cancelled:
-                raise _canceled()
+                raise self._cancelled
             self._pages[self._produced] = page
             self._produced += 1
             self._rows += rows
@@ -181,15 +183,25 @@ class Query:
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self._start) * 1000)
 
-    def cancel(self) -> None:
-        """Stop the query where it runs (the client sent DELETE, or nobody came back for it)."""
+    def cancel(self, reason: QueryError | None = None) -> None:
+        """Stop the query where it runs, failing it with ``reason`` (default: the client sent DELETE)."""
         with self._changed:
-            self._cancelled = True
+            self._cancelled = reason or _canceled()
             cursor = None if self._done else self._cursor
             self._changed.notify_all()
         if cursor is not None:
             with contextlib.suppress(duckdb.Error):
                 cursor.interrupt()
+
+    def abandon(self, timeout_s: float) -> None:
+        """Stop the query because its client has not asked about it for ``timeout_s`` (as Trino does)."""
+        self.cancel(
+            QueryError(
+                f"Query {self.id} was abandoned by the client, as it may have exited or stopped checking for query "
+                f"results: not asked about for {timeout_s:g} s",
+                "ABANDONED_QUERY",
+            )
+        )
 
     @property
     def done(self) -> bool:

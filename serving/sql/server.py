@@ -38,9 +38,7 @@ FIRST_PAGE_WAIT_S = 1.0
 PAGE_WAIT_S = 1.0
 """How long a ``nextUri`` request waits for the next page (Trino's default ``maxWait``)."""
 AUDIT_FLUSH_INTERVAL_S = 5.0
-"""Buffered audit entries are appended at least this often."""
-FORGET_AFTER_S = 600.0
-"""Queries nobody asked about for this long are cancelled and forgotten."""
+"""Buffered audit entries are appended, and abandoned queries stopped, at least this often."""
 WORKERS = 32
 """Queries running (or holding unread pages) at once."""
 
@@ -91,7 +89,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    """Flush the audit log and forget stale queries while serving; flush once more on shutdown."""
+    """Flush the audit log and abandon the queries nobody asks about while serving; flush once more on shutdown."""
     engine, state = app[ENGINE_KEY], app[STATE_KEY]
     app[STARTED_KEY] = time.time()
 
@@ -99,7 +97,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(AUDIT_FLUSH_INTERVAL_S)
             await asyncio.to_thread(_flush_audit, engine)
-            _forget_stale(state)
+            _abandon_stale(state, engine.settings.sql.client_timeout_s)
 
     task = asyncio.create_task(housekeeping())
     yield
@@ -122,12 +120,14 @@ def _flush_audit(engine: Engine) -> None:
         log.exception("could not append to the query log; the entries stay buffered")
 
 
-def _forget_stale(state: ServerState) -> None:
-    cutoff = time.monotonic() - FORGET_AFTER_S
+def _abandon_stale(state: ServerState, timeout_s: float) -> None:
+    """Stop and forget the queries whose client has not asked about them for ``timeout_s`` (it may have exited or
+    stopped reading results): a running one fails with ``ABANDONED_QUERY``, unread pages are dropped."""
+    cutoff = time.monotonic() - timeout_s
     with state.lock:
         stale = [query_id for query_id, query in state.queries.items() if query.last_access < cutoff]
         for query_id in stale:
-            state.queries.pop(query_id).cancel()
+            state.queries.pop(query_id).abandon(timeout_s)
 
 
 def _authenticate(request: web.Request) -> Identity:

@@ -1,15 +1,17 @@
-"""Per-query limits: a runaway query is interrupted and says so; oversized results fail."""
+"""Per-query limits: a runaway query is interrupted and says so; oversized results fail; an abandoned query stops."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 import trino
 
 from lake.catalog import load_catalog
+from serving.sql import server
 from serving.sql.limits import parse_duration
 from serving.sql.server import BackgroundServer
 from tests.conftest import clean_environment
@@ -82,3 +84,24 @@ def test_durations_parse_like_trino() -> None:
     assert parse_duration("500ms") == 0.5
     with pytest.raises(Exception, match="not a duration"):
         parse_duration("soon")
+
+
+def test_a_query_its_client_stopped_asking_about_is_abandoned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Trino's ``query.client.timeout``: a client that exits mid-result does not hold a worker and its pages until
+    the query's own time limit; the query fails with ABANDONED_QUERY and is forgotten."""
+    monkeypatch.setattr(server, "AUDIT_FLUSH_INTERVAL_S", 0.1)
+    with clean_environment():
+        settings = endpoint_settings(tmp_path / "home", client_timeout_s=0.5, query_timeout_s=120.0)
+        catalog = load_catalog(settings)
+        build_lake(catalog)
+        with BackgroundServer(settings) as background:
+            headers = {"X-Trino-User": "admin"}
+            many_pages = "SELECT x FROM UNNEST(sequence(1, 200000)) AS t(x)"
+            url = f"http://127.0.0.1:{background.port}/v1/statement"
+            answer = requests.post(url, data=many_pages, headers=headers).json()
+            time.sleep(3)  # the client never comes back; the result waits for it, unread pages ahead
+            assert requests.get(answer["nextUri"], headers=headers).status_code == 404
+        [entry] = catalog.load_table("ops.query_log").scan().to_arrow().to_pylist()
+    assert (entry["state"], entry["error_name"]) == ("FAILED", "ABANDONED_QUERY")
+    assert "abandoned by the client" in entry["error_message"]
+    assert entry["duration_ms"] < 60_000
