@@ -57,7 +57,7 @@ def test_arithmetic_on_a_date_stays_a_date(connect: Connect, expression: str, va
         (
             "date_add('day', 1, c_date)",
             "(SELECT a.* FROM curated.all_types a) v WHERE c_date IS NOT NULL",
-            DAY.replace(day=1, month=3),
+            date(2024, 3, 1),
         ),
         (
             "date_add('day', 1, m)",
