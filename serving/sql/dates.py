@@ -48,19 +48,20 @@ def _date_columns(expression: exp.Expression, tables: ColumnTypes) -> set[int]:
         scopes = traverse_scope(expression)
     except SqlglotError:
         return found
-    outputs: dict[int, dict[str, bool] | None] = {}  # id() of a scope -> its output columns: is each a date?
+    # id() of a known table node, or of a scope once its outputs are worked out -> its columns: is each a date?
+    known: dict[int, dict[str, bool] | None] = {
+        node: {name: kind == "date" for name, kind in columns.items()} for node, columns in tables.items()
+    }
 
     def columns_of(source: object) -> dict[str, bool] | None:
-        if isinstance(source, exp.Table) and id(source) in tables:
-            return {name: kind == "date" for name, kind in tables[id(source)].items()}
-        return outputs.get(id(source)) if isinstance(source, Scope) else None
+        return known.get(id(source))
 
     for scope in scopes:  # inner scopes come first, so a CTE's or subquery's outputs are known before its readers
         for column in scope.columns:
             source = scope.sources.get(column.table) if column.table else _only_source_with(column, scope, columns_of)
             if (columns_of(source) or {}).get(column.name):
                 found.add(id(column))
-        outputs[id(scope)] = _outputs(scope, found, columns_of)
+        known[id(scope)] = _outputs(scope, found, columns_of)
     return found
 
 
