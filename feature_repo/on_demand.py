@@ -17,7 +17,12 @@ transaction = RequestSource(
 
 
 @on_demand_feature_view(
-    sources=[card_features, customer_features, transaction],
+    # only the features the function reads: serving converts each declared input to Python on every request
+    sources=[
+        card_features[["amount_sum_7d_cents", "tx_count_7d"]],
+        customer_features[["customer_avg_amount_30d_cents"]],
+        transaction,
+    ],
     schema=[
         Field(name="amount_to_card_avg_7d", dtype=Float64),
         Field(name="amount_to_customer_avg_30d", dtype=Float64),

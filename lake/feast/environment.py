@@ -35,12 +35,20 @@ def registry_url(settings: Settings) -> str:
     return registry if "://" in registry else f"sqlite:///{Path(registry).resolve()}"
 
 
+LAKE_ONLINE_STORES = {
+    "sqlite": "lake.feast.online_store.LakeSqliteOnlineStore",
+    "redis": "lake.feast.online_store.LakeRedisOnlineStore",
+}
+"""Feast ``online_store`` type of each profile store: Feast's own stores with Lakeforge's reads (see
+:mod:`lake.feast.online_store`)."""
+
+
 def online_store_config(settings: Settings) -> dict[str, Any]:
     """The ``online_store`` section of ``feature_store.yaml`` for the profile's online store."""
     feast = settings.feast
     if feast.online_store == "redis":
-        return {"type": "redis", "connection_string": feast.redis_connection}
-    return {"type": "sqlite", "path": str(feast.online_path)}
+        return {"type": LAKE_ONLINE_STORES["redis"], "connection_string": feast.redis_connection}
+    return {"type": LAKE_ONLINE_STORES["sqlite"], "path": str(feast.online_path)}
 
 
 def feast_environment(settings: Settings | None = None) -> dict[str, str]:

@@ -20,7 +20,13 @@ from feast import FeatureStore
 from pyiceberg.catalog import Catalog
 
 from lake.errors import FeaturesError
-from lake.feast.environment import FEATURE_REPO, apply_feature_repo, export_feast_environment, open_feature_store
+from lake.feast.environment import (
+    FEATURE_REPO,
+    LAKE_ONLINE_STORES,
+    apply_feature_repo,
+    export_feast_environment,
+    open_feature_store,
+)
 from lake.feast.materialization import feature_freshness, materialize_incremental_views, materialize_views
 from lake.settings import Settings, get_settings
 from tests.feature_repo.conftest import write_feature_tables
@@ -152,7 +158,8 @@ def test_cluster_profile_uses_postgres_registry_and_redis(
     apply_feature_repo(settings)
     store = open_feature_store(settings)
     try:
-        assert type(store.registry).__name__ == "SqlRegistry" and store.config.online_store.type == "redis"
+        assert type(store.registry).__name__ == "SqlRegistry"
+        assert store.config.online_store.type == LAKE_ONLINE_STORES["redis"]
         written = materialize_views(store, end - timedelta(days=30), end)
         assert {step.view: step.rows for step in written}["card_features"] == tables["card_features"][
             "card_id"
