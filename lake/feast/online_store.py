@@ -1,10 +1,13 @@
 """Lakeforge's Feast online stores: Feast's SQLite and Redis stores, with reads that do only the work asked of them.
 
 The tables and keys are Feast's own (materialization writes them as the stock stores do, and a stock store reads
-them back); what changes is the read. For 100 entities of a 50-feature service that has an on-demand view, most
-of a stock read was not the store: Feast converted the whole response to Python values (5,000 of them) to hand
-the on-demand function the few inputs it declares, and the SQLite store turned each of its 4,000 rows' timestamp
-into a datetime where one per entity is used. Select them in ``feature_store.yaml``::
+them back); what changes is the read. For 100 entities of a 50-feature service with an on-demand view, most of a
+stock read was Python bookkeeping around the store: every stored value parsed into a message, gathered into
+per-entity dictionaries, copied into the response feature by feature with a timestamp message per value; the
+whole response then converted to Python values (5,000 of them) to hand the on-demand function the few inputs it
+declares. Here the stored bytes, which are already serialized ``Value`` messages, are laid out as each
+``FeatureVector``'s wire format and parsed once, and on-demand views get only their declared inputs. The answers
+are the stock stores' (tests compare the response messages). Select them in ``feature_store.yaml``::
 
     online_store:
       type: lake.feast.online_store.LakeSqliteOnlineStore   # or LakeRedisOnlineStore
@@ -20,24 +23,39 @@ from typing import Any, Literal
 from feast import FeatureService, utils
 from feast.feature_view import FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import compute_table_id
+from feast.infra.online_stores.helpers import compute_table_id, compute_versioned_name
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
 from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.online_response import OnlineResponse
-from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
+from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import RepeatedValue
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import RepoConfig
+from google.protobuf.timestamp_pb2 import Timestamp
 
 EntityRows = list[dict[str, Any]] | Mapping[str, Sequence[Any] | Sequence[ValueProto] | RepeatedValue]
+StoredEntity = tuple[bytes, dict[str, bytes]]
+"""One entity's row of a view as stored: its serialized ``Timestamp``, and each feature's serialized ``Value``. A
+feature missing from the dictionary is answered NOT_FOUND; an entity that is not stored is ``None``."""
+ViewRead = tuple[FeatureView, list[EntityKeyProto], list[str]]
+"""A view, the unique entity keys to read from it, the features asked of it."""
+
+VALUES, STATUSES, TIMESTAMPS = b"\x0a", b"\x12", b"\x1a"
+"""Field tags (number and wire type) of ``FeatureVector``'s values, packed statuses and event timestamps."""
+EMPTY_VALUE, EMPTY_TIMESTAMP = VALUES + b"\x00", TIMESTAMPS + b"\x00"
+PRESENT, NOT_FOUND = int(FieldStatus.PRESENT), int(FieldStatus.NOT_FOUND)
 
 
-class OnDemandInputsOnly(OnlineStore):
-    """Runs on-demand views on the inputs they declare instead of on a Python copy of the whole response."""
+class LakeOnlineReads(OnlineStore):
+    """The read path of both stores; each store supplies :meth:`read_stored`."""
+
+    def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
+        """For each read, each entity's stored row (in the order of its keys)."""
+        raise NotImplementedError
 
     def get_online_features(
         self,
@@ -97,6 +115,86 @@ class OnDemandInputsOnly(OnlineStore):
         utils._drop_unneeded_columns(response, requested_result_row_names)
         return OnlineResponse(response, feature_types=feature_types)
 
+    def _read_features_per_fv(
+        self,
+        config: RepoConfig,
+        grouped_refs: list[tuple[FeatureView, list[str]]],
+        join_key_values: dict[str, list[ValueProto]],
+        entity_name_to_join_key_map: dict[str, str],
+        online_features_response: GetOnlineFeaturesResponse,
+        full_feature_names: bool,
+        include_feature_view_version_metadata: bool,
+    ) -> None:
+        """Every view's features appended to the response, as the stock stores append them. Asked for the views'
+        version metadata too, the stock path answers."""
+        if include_feature_view_version_metadata:
+            super()._read_features_per_fv(
+                config,
+                grouped_refs,
+                join_key_values,
+                entity_name_to_join_key_map,
+                online_features_response,
+                full_feature_names,
+                include_feature_view_version_metadata,
+            )
+            return
+        reads, layouts = [], []
+        for table, features in grouped_refs:
+            entity_values, indexes, output_len = utils._get_unique_entities(
+                table, join_key_values, entity_name_to_join_key_map
+            )
+            reads.append((table, utils._get_entity_key_protos(entity_values), features))
+            layouts.append((indexes, output_len))
+        for (table, _, features), stored, (indexes, output_len) in zip(
+            reads, self.read_stored(config, reads), layouts, strict=True
+        ):
+            prefix = f"{table.projection.name_to_use()}__" if full_feature_names else ""
+            online_features_response.metadata.feature_names.val.extend(prefix + name for name in features)
+            rows: list[StoredEntity | None] = [None] * output_len
+            for entity, positions in zip(stored, indexes, strict=True):
+                for position in positions:
+                    rows[position] = entity
+            append_feature_vectors(online_features_response, features, rows)
+
+
+def append_feature_vectors(
+    response: GetOnlineFeaturesResponse, features: list[str], rows: list[StoredEntity | None]
+) -> None:
+    """One ``FeatureVector`` per feature, built from its wire format: each row's stored value as is (an empty
+    value where the row has none), PRESENT or NOT_FOUND, and the row's timestamp (empty without a row)."""
+    timestamps = b"".join(
+        EMPTY_TIMESTAMP if row is None else TIMESTAMPS + LENGTHS[len(row[0])] + row[0] for row in rows
+    )
+    status_header = STATUSES + LENGTHS[len(rows)]
+    for feature in features:
+        values = [None if row is None else row[1].get(feature) for row in rows]
+        statuses = bytes(NOT_FOUND if value is None else PRESENT for value in values)
+        fields = [EMPTY_VALUE if value is None else VALUES + LENGTHS[len(value)] + value for value in values]
+        response.results.add().MergeFromString(b"".join([*fields, status_header, statuses, timestamps]))
+
+
+class _Lengths(dict[int, bytes]):
+    """Protocol buffers' base-128 encoding of a length, each one worked out once."""
+
+    def __missing__(self, number: int) -> bytes:
+        encoded = bytearray()
+        rest = number
+        while rest > 0x7F:
+            encoded.append(rest & 0x7F | 0x80)
+            rest >>= 7
+        encoded.append(rest)
+        self[number] = bytes(encoded)
+        return self[number]
+
+
+LENGTHS = _Lengths()
+
+
+def _timestamp_bytes(moment: datetime) -> bytes:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp.SerializeToString()
+
 
 def _columnar(entity_rows: EntityRows) -> Mapping[str, Any]:
     """Entity rows as one list per key (the form Feast's preparation takes), as the stock method does."""
@@ -149,53 +247,40 @@ class LakeSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
     type: Literal["lake.feast.online_store.LakeSqliteOnlineStore"] = "lake.feast.online_store.LakeSqliteOnlineStore"  # type: ignore[assignment]
 
 
-class LakeSqliteOnlineStore(OnDemandInputsOnly, SqliteOnlineStore):
-    """Feast's SQLite store; a read converts one timestamp per entity and reads only the requested features."""
+class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
+    """Feast's SQLite store (a row per entity and feature)."""
 
-    def online_read(
-        self,
-        config: RepoConfig,
-        table: FeatureView,
-        entity_keys: list[EntityKeyProto],
-        requested_features: list[str] | None = None,
-    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
-        """Each entity's features, in the order of ``entity_keys``; ``(None, None)`` for an entity not stored.
-
-        An entity's time is that of its newest row (Feast writes all of an entity's features with one time).
-        """
+    def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
+        """One query per view, for all of each entity's features (the rows of one entity are next to each other
+        in the key's index; asking for some features by name made SQLite search for each pair). An entity's time
+        is that of its newest row (Feast writes all of an entity's features with one time)."""
+        connection = self._get_conn(config)
         version = config.entity_key_serialization_version
-        keys = [serialize_entity_key(key, entity_key_serialization_version=version) for key in entity_keys]
-        table_name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
-        features = list(requested_features or [])
-        feature_filter = f" AND feature_name IN ({','.join('?' * len(features))})" if features else ""
-        # ``event_ts + 0`` has no declared type, so SQLite's converter does not make a datetime of every row
-        rows = (
-            self._get_conn(config)
-            .execute(
-                f"SELECT entity_key, feature_name, value, event_ts + 0 FROM {_quoted(table_name)} "
-                f"WHERE entity_key IN ({','.join('?' * len(keys))}){feature_filter}",
-                [*keys, *features],
-            )
-            .fetchall()
-        )
-        found: dict[bytes, tuple[int, dict[str, ValueProto]]] = {}
-        for key, name, stored, seconds in rows:
-            value = ValueProto()
-            value.ParseFromString(stored)
-            newest, values = found.get(key, (seconds, {}))
-            values[name] = value
-            found[key] = (max(newest, seconds), values)
-        return [_entity_read(found.get(key)) for key in keys]
+        answers = []
+        for table, entity_keys, _ in reads:
+            keys = [serialize_entity_key(key, entity_key_serialization_version=version) for key in entity_keys]
+            name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
+            # ``event_ts + 0`` has no declared type, so SQLite's converter does not make a datetime of every row
+            rows = connection.execute(
+                f"SELECT entity_key, feature_name, value, event_ts + 0 FROM {_quoted(name)} "
+                f"WHERE entity_key IN ({','.join('?' * len(keys))})",
+                keys,
+            ).fetchall()
+            found: dict[bytes, tuple[int, dict[str, bytes]]] = {}
+            for key, feature, value, seconds in rows:
+                newest, values = found.get(key, (seconds, {}))
+                values[feature] = value
+                found[key] = (max(newest, seconds), values)
+            answers.append([_sqlite_entity(found.get(key)) for key in keys])
+        return answers
 
 
-def _entity_read(
-    stored: tuple[int, dict[str, ValueProto]] | None,
-) -> tuple[datetime | None, dict[str, ValueProto] | None]:
-    """The stock store's answer for one entity: SQLite holds the naive UTC time as local epoch seconds."""
+def _sqlite_entity(stored: tuple[int, dict[str, bytes]] | None) -> StoredEntity | None:
+    """SQLite holds an entity's naive UTC time as epoch seconds of that time read as local, as Feast writes it."""
     if stored is None:
-        return None, None
+        return None
     seconds, values = stored
-    return datetime.fromtimestamp(seconds).replace(tzinfo=UTC), values
+    return _timestamp_bytes(datetime.fromtimestamp(seconds).replace(tzinfo=UTC)), values
 
 
 def _quoted(identifier: str) -> str:
@@ -208,5 +293,26 @@ class LakeRedisOnlineStoreConfig(RedisOnlineStoreConfig):
     type: Literal["lake.feast.online_store.LakeRedisOnlineStore"] = "lake.feast.online_store.LakeRedisOnlineStore"  # type: ignore[assignment]
 
 
-class LakeRedisOnlineStore(OnDemandInputsOnly, RedisOnlineStore):
-    """Feast's Redis store (its reads are already one pipeline for every view)."""
+class LakeRedisOnlineStore(LakeOnlineReads, RedisOnlineStore):
+    """Feast's Redis store (a hash per entity, a field per feature); every view's reads go in one pipeline."""
+
+    def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
+        """As the stock store answers, every asked feature of every entity is PRESENT, empty where the hash has no
+        such field, and an entity's time is its stored time to the microsecond (zero when it has none)."""
+        commands = []
+        for table, entity_keys, features in reads:
+            view = compute_versioned_name(table, config.registry.enable_online_feature_view_versioning)
+            _, fields = self._generate_hset_keys_for_features(table, list(features), fv_name_override=view)
+            commands += [(key, fields) for key in self._generate_redis_keys_for_entities(config, entity_keys)]
+        replies = iter(self._read_hash_fields(config, commands))
+        return [[_redis_entity(next(replies), features) for _ in entity_keys] for _, entity_keys, features in reads]
+
+
+def _redis_entity(reply: Sequence[bytes | None], features: list[str]) -> StoredEntity:
+    """One ``HMGET`` reply: the features' values, then the view's timestamp field."""
+    *values, stored_time = reply
+    stamp = Timestamp()
+    if stored_time:
+        stamp.ParseFromString(stored_time)
+    moment = datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1_000_000_000, tz=UTC)
+    return _timestamp_bytes(moment), {feature: value or b"" for feature, value in zip(features, values, strict=True)}
