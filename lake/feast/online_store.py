@@ -16,8 +16,10 @@ are the stock stores' (tests compare the response messages). Select them in ``fe
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from feast import FeatureService, utils
@@ -28,6 +30,7 @@ from feast.infra.online_stores.online_store import OnlineStore
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
 from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from feast.infra.registry.base_registry import BaseRegistry
+from feast.infra.supported_async_methods import SupportedAsyncMethods
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.online_response import OnlineResponse
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
@@ -252,7 +255,8 @@ class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
 
     def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
         """One query per view, for all of each entity's features (the rows of one entity are next to each other
-        in the key's index; asking for some features by name made SQLite search for each pair). An entity's time
+        in the key's index, which also gives their order; asking for some features by name made SQLite search for
+        each pair). An entity's time
         is that of its newest row (Feast writes all of an entity's features with one time)."""
         connection = self._get_conn(config)
         version = config.entity_key_serialization_version
@@ -263,14 +267,13 @@ class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
             # ``event_ts + 0`` has no declared type, so SQLite's converter does not make a datetime of every row
             rows = connection.execute(
                 f"SELECT entity_key, feature_name, value, event_ts + 0 FROM {_quoted(name)} "
-                f"WHERE entity_key IN ({','.join('?' * len(keys))})",
+                f"WHERE entity_key IN ({','.join('?' * len(keys))}) ORDER BY entity_key",
                 keys,
-            ).fetchall()
-            found: dict[bytes, tuple[int, dict[str, bytes]]] = {}
-            for key, feature, value, seconds in rows:
-                newest, values = found.get(key, (seconds, {}))
-                values[feature] = value
-                found[key] = (max(newest, seconds), values)
+            )
+            found = {}
+            for key, group in itertools.groupby(rows, key=itemgetter(0)):
+                entity = list(group)
+                found[key] = (max(row[3] for row in entity), {row[1]: row[2] for row in entity})
             answers.append([_sqlite_entity(found.get(key)) for key in keys])
         return answers
 
@@ -295,6 +298,13 @@ class LakeRedisOnlineStoreConfig(RedisOnlineStoreConfig):
 
 class LakeRedisOnlineStore(LakeOnlineReads, RedisOnlineStore):
     """Feast's Redis store (a hash per entity, a field per feature); every view's reads go in one pipeline."""
+
+    @property
+    def async_supported(self) -> SupportedAsyncMethods:
+        """Writes stay asynchronous; reads are not, so that ``feast serve`` (which reads asynchronously where a
+        store can, on the stock path) takes these reads, in its thread pool: a read here is mostly CPU, not
+        waiting on Redis."""
+        return SupportedAsyncMethods(read=False, write=True)
 
     def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
         """As the stock store answers, every asked feature of every entity is PRESENT, empty where the hash has no
