@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from lake.catalog import load_catalog
-from lake.feast.environment import open_feature_store
+from lake.feast.environment import LAKE_ONLINE_STORES, open_feature_store
 from lake.generate import write_landing_files
 from lake.settings import Settings, get_settings
 from models.cycle import run_cycle
@@ -107,7 +107,7 @@ def _check_feast_on_postgres_and_redis(settings: Settings) -> None:
     card_rows = load_catalog(settings).load_table("features.card_features").scan().to_arrow()
     latest = card_rows.sort_by([("feature_timestamp", "descending")]).slice(0, 1).to_pylist()[0]
     store = open_feature_store(settings)
-    assert store.config.online_store.type == "redis"
+    assert store.config.online_store.type == LAKE_ONLINE_STORES["redis"]
     online = store.get_online_features(
         features=[f"card_features:{name}" for name in CARD_FEATURES], entity_rows=[{"card_id": latest["card_id"]}]
     ).to_dict()
