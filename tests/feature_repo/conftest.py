@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pandas as pd
 import pytest
+from feast import FeatureStore
 from pyiceberg.catalog import Catalog
 
+from lake.feast.environment import apply_feature_repo, open_feature_store
 from lake.feast.synthetic import SyntheticSpan, write_synthetic_feature_table
+from lake.settings import Settings
 
 SPANS = {
     "card_features": SyntheticSpan(rows=300, entities=120, days=5, seed=1),
@@ -18,6 +23,17 @@ SPANS = {
 def write_feature_tables(catalog: Catalog) -> dict[str, pd.DataFrame]:
     """The three ``features.*`` tables the repo's sources read, as pandas frames."""
     return {name: write_synthetic_feature_table(catalog, name, span).to_pandas() for name, span in SPANS.items()}
+
+
+def applied_feature_repo(
+    settings: Settings, catalog: Catalog
+) -> tuple[FeatureStore, dict[str, pd.DataFrame], datetime]:
+    """The feature tables written and ``feature_repo/`` applied: its store, the tables, and a time just after their
+    last row (an end for materialization)."""
+    tables = write_feature_tables(catalog)
+    end = max(table["feature_timestamp"].max() for table in tables.values()).to_pydatetime() + timedelta(seconds=1)
+    apply_feature_repo(settings)
+    return open_feature_store(settings), tables, end
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from lake.feast.environment import (
 )
 from lake.feast.materialization import feature_freshness, materialize_incremental_views, materialize_views
 from lake.settings import Settings, get_settings
-from tests.feature_repo.conftest import write_feature_tables
+from tests.feature_repo.conftest import applied_feature_repo, write_feature_tables
 
 FEAST = str(Path(sys.executable).with_name("feast"))
 STORED = ("tx_count_1h", "merchant_tx_count_30d", "customer_avg_amount_30d_cents")
@@ -152,11 +152,7 @@ def test_cluster_profile_uses_postgres_registry_and_redis(
     monkeypatch.setenv("LAKEFORGE_FEAST__PROJECT", f"test_{uuid.uuid4().hex[:10]}")
     settings = get_settings()
     assert (settings.feast.online_store, settings.feast.registry) == ("redis", postgres_database)
-    tables = write_feature_tables(cluster_catalog)
-    end = max(table["feature_timestamp"].max() for table in tables.values()).to_pydatetime() + timedelta(seconds=1)
-
-    apply_feature_repo(settings)
-    store = open_feature_store(settings)
+    store, tables, end = applied_feature_repo(settings, cluster_catalog)
     try:
         assert type(store.registry).__name__ == "SqlRegistry"
         assert store.config.online_store.type == LAKE_ONLINE_STORES["redis"]

@@ -14,13 +14,11 @@ from lake.feast.environment import (
     FEATURE_REPO,
     LAKE_ONLINE_STORES,
     ONLINE_STORE_VARIABLE,
-    apply_feature_repo,
     online_store_config,
-    open_feature_store,
 )
 from lake.feast.materialization import materialize_views
 from lake.settings import Settings, get_settings
-from tests.feature_repo.conftest import write_feature_tables
+from tests.feature_repo.conftest import applied_feature_repo
 from tests.feature_repo.test_feature_repo import entity_rows
 
 
@@ -32,10 +30,7 @@ def test_lake_online_stores_answer_as_the_stock_stores(
     monkeypatch.setenv("LAKEFORGE_FEAST__ONLINE_STORE", kind)
     monkeypatch.setenv("LAKEFORGE_FEAST__PROJECT", f"online_{uuid.uuid4().hex[:10]}")
     settings = get_settings()
-    tables = write_feature_tables(catalog)
-    end = max(table["feature_timestamp"].max() for table in tables.values()).to_pydatetime() + timedelta(seconds=1)
-    apply_feature_repo(settings)
-    lake = open_feature_store(settings)
+    lake, tables, end = applied_feature_repo(settings, catalog)
     assert lake.config.online_store.type == LAKE_ONLINE_STORES[kind]
     try:
         materialize_views(lake, end - timedelta(days=30), end)
