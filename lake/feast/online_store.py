@@ -17,6 +17,7 @@ are the stock stores' (tests compare the response messages). Select them in ``fe
 from __future__ import annotations
 
 import itertools
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -28,7 +29,7 @@ from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import compute_table_id, compute_versioned_name
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
-from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig, _quote_id
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.infra.supported_async_methods import SupportedAsyncMethods
 from feast.on_demand_feature_view import OnDemandFeatureView
@@ -56,9 +57,9 @@ PRESENT, NOT_FOUND = int(FieldStatus.PRESENT), int(FieldStatus.NOT_FOUND)
 class LakeOnlineReads(OnlineStore):
     """The read path of both stores; each store supplies :meth:`read_stored`."""
 
+    @abstractmethod
     def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
         """For each read, each entity's stored row (in the order of its keys)."""
-        raise NotImplementedError
 
     def get_online_features(
         self,
@@ -256,8 +257,8 @@ class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
     def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
         """One query per view, for all of each entity's features (the rows of one entity are next to each other
         in the key's index, which also gives their order; asking for some features by name made SQLite search for
-        each pair). An entity's time
-        is that of its newest row (Feast writes all of an entity's features with one time)."""
+        each pair). An entity's time is that of its newest row (Feast writes all of an entity's features with one
+        time)."""
         connection = self._get_conn(config)
         version = config.entity_key_serialization_version
         answers = []
@@ -266,7 +267,7 @@ class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
             name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
             # ``event_ts + 0`` has no declared type, so SQLite's converter does not make a datetime of every row
             rows = connection.execute(
-                f"SELECT entity_key, feature_name, value, event_ts + 0 FROM {_quoted(name)} "
+                f"SELECT entity_key, feature_name, value, event_ts + 0 FROM {_quote_id(name)} "
                 f"WHERE entity_key IN ({','.join('?' * len(keys))}) ORDER BY entity_key",
                 keys,
             )
@@ -284,10 +285,6 @@ def _sqlite_entity(stored: tuple[int, dict[str, bytes]] | None) -> StoredEntity 
         return None
     seconds, values = stored
     return _timestamp_bytes(datetime.fromtimestamp(seconds).replace(tzinfo=UTC)), values
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class LakeRedisOnlineStoreConfig(RedisOnlineStoreConfig):
