@@ -24,6 +24,7 @@ from lake.duck import confine_to_warehouse, connect
 from lake.errors import SqlEndpointError
 from lake.settings import Settings
 from serving.sql.audit import AuditEntry, QueryLog
+from serving.sql.datetime_functions import SESSION_TIME_ZONE
 from serving.sql.errors import QueryError
 from serving.sql.limits import Deadline, too_many_rows
 from serving.sql.metadata import LakeMetadata
@@ -52,7 +53,7 @@ class Engine:
             raise SqlEndpointError(f"the SQL endpoint needs a SqlCatalog, got {type(catalog).__name__}")
         self.settings = settings
         self.database = connect(settings)
-        self.database.execute("SET GLOBAL TimeZone = 'UTC'")
+        self.database.execute(f"SET GLOBAL TimeZone = '{SESSION_TIME_ZONE}'")
         confine_to_warehouse(self.database, settings)
         self.metadata = LakeMetadata(catalog)
         self.translator = Translator(rules, settings.sql.catalog)

@@ -29,6 +29,7 @@ from sqlglot.tokens import TokenType
 from lake.errors import CatalogError
 from lake.tables import snapshot_id_as_of
 from serving.sql.dates import keep_dates
+from serving.sql.datetime_functions import rewrite_datetime_functions
 from serving.sql.errors import QueryError, permission_denied
 from serving.sql.iceberg_metadata import metadata_rows, metadata_table_name
 from serving.sql.metadata import (
@@ -188,6 +189,7 @@ class Translator:
         refuse_writes(expression)
         expression = normalize_identifiers(expression, dialect="trino")
         _replace_session_functions(expression, scope)
+        rewrite_datetime_functions(expression)
         translated = Translated("")
         resolved: list[_Resolved] = []
         visible: Visible | None = None
