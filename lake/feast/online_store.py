@@ -1,13 +1,14 @@
 """Lakeforge's Feast online stores: Feast's SQLite and Redis stores, with reads that do only the work asked of them.
 
-The tables and keys are Feast's own (materialization writes them as the stock stores do, and a stock store reads
-them back); what changes is the read. For 100 entities of a 50-feature service with an on-demand view, most of a
-stock read was Python bookkeeping around the store: every stored value parsed into a message, gathered into
-per-entity dictionaries, copied into the response feature by feature with a timestamp message per value; the
-whole response then converted to Python values (5,000 of them) to hand the on-demand function the few inputs it
-declares. Here the stored bytes, which are already serialized ``Value`` messages, are laid out as each
-``FeatureVector``'s wire format and parsed once, and on-demand views get only their declared inputs. The answers
-are the stock stores' (tests compare the response messages). Select them in ``feature_store.yaml``::
+The tables and keys are Feast's own (materialization writes the stock stores' rows, and a stock store reads
+them back); what changes is the read, and how the SQLite store hands its writes to SQLite. For 100 entities of a
+50-feature service with an on-demand view, most of a stock read was Python bookkeeping around the store: every
+stored value parsed into a message, gathered into per-entity dictionaries, copied into the response feature by
+feature with a timestamp message per value; the whole response then converted to Python values (5,000 of them)
+to hand the on-demand function the few inputs it declares. Here the stored bytes, which are already serialized
+``Value`` messages, are laid out as each ``FeatureVector``'s wire format and parsed once, and on-demand views get
+only their declared inputs. The answers are the stock stores' (tests compare the response messages). Select them
+in ``feature_store.yaml``::
 
     online_store:
       type: lake.feast.online_store.LakeSqliteOnlineStore   # or LakeRedisOnlineStore
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Literal
@@ -26,10 +27,15 @@ from typing import Any, Literal
 from feast import FeatureService, utils
 from feast.feature_view import FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import compute_table_id, compute_versioned_name
+from feast.infra.online_stores.helpers import compute_table_id, compute_versioned_name, extract_text_and_num
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
-from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig, _quote_id
+from feast.infra.online_stores.sqlite import (
+    SqliteOnlineStore,
+    SqliteOnlineStoreConfig,
+    _quote_id,
+    adapt_datetime_epoch,
+)
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.infra.supported_async_methods import SupportedAsyncMethods
 from feast.on_demand_feature_view import OnDemandFeatureView
@@ -251,8 +257,56 @@ class LakeSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
     type: Literal["lake.feast.online_store.LakeSqliteOnlineStore"] = "lake.feast.online_store.LakeSqliteOnlineStore"  # type: ignore[assignment]
 
 
+SQLITE_WRITE_BATCH = 1_000
+"""Entities whose rows one ``executemany`` writes (progress is reported after each batch)."""
+
+
 class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
     """Feast's SQLite store (a row per entity and feature)."""
+
+    def online_write_batch(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Feast's upsert of every feature of every entity, given to SQLite in batches of
+        :data:`SQLITE_WRITE_BATCH` entities (``executemany``) rather than one ``execute`` per feature: the rows stored
+        are the stock store's, and the whole write is still one transaction. Each entity's key and times are
+        converted once, not once per feature. The stock store writes stores with vector search or the
+        OpenAI-compatible ``value_num`` column."""
+        online = config.online_store
+        if online.vector_enabled or getattr(online, "enable_openai_compatible_store", False):
+            super().online_write_batch(config, table, data, progress)
+            return
+        name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
+        upsert = (
+            f"INSERT INTO {_quote_id(name)} (entity_key, feature_name, value, value_text, event_ts, created_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, "
+            "value_text = excluded.value_text, event_ts = excluded.event_ts, created_ts = excluded.created_ts"
+        )
+        version = config.entity_key_serialization_version
+        # in key order, as the table's index is: each batch then fills or updates neighbouring pages of the index
+        keyed = sorted(
+            ((serialize_entity_key(entity[0], entity_key_serialization_version=version), entity) for entity in data),
+            key=itemgetter(0),
+        )
+        connection = self._get_conn(config)
+        with connection:
+            for start in range(0, len(keyed), SQLITE_WRITE_BATCH):
+                batch = keyed[start : start + SQLITE_WRITE_BATCH]
+                rows: list[tuple[bytes, str, bytes, str | None, int, int | None]] = []
+                for key, (_, values, event_time, created_time) in batch:
+                    event = _sqlite_time(event_time)
+                    created = None if created_time is None else _sqlite_time(created_time)
+                    rows.extend(
+                        (key, feature, value.SerializeToString(), extract_text_and_num(value, False)[0], event, created)
+                        for feature, value in sorted(values.items(), key=itemgetter(0))
+                    )
+                connection.executemany(upsert, rows)
+                if progress:
+                    progress(len(batch))
 
     def read_stored(self, config: RepoConfig, reads: list[ViewRead]) -> list[list[StoredEntity | None]]:
         """One query per view, for all of each entity's features (the rows of one entity are next to each other
@@ -277,6 +331,11 @@ class LakeSqliteOnlineStore(LakeOnlineReads, SqliteOnlineStore):
                 found[key] = (max(row[3] for row in entity), {row[1]: row[2] for row in entity})
             answers.append([_sqlite_entity(found.get(key)) for key in keys])
         return answers
+
+
+def _sqlite_time(moment: datetime) -> int:
+    """A time as the stock store stores it: the adapter Feast registers with ``sqlite3`` for its naive UTC time."""
+    return int(adapt_datetime_epoch(utils.to_naive_utc(moment)))
 
 
 def _sqlite_entity(stored: tuple[int, dict[str, bytes]] | None) -> StoredEntity | None:
