@@ -238,3 +238,15 @@ def fetch(connection: trino.dbapi.Connection, sql: str, params: list[Any] | None
     cursor = connection.cursor()
     cursor.execute(sql, params)
     return cursor.fetchall()
+
+
+ALL_TYPES_VALUES = "curated.all_types WHERE c_date IS NOT NULL"
+"""The row of ``curated.all_types`` that has values (:data:`ALL_TYPES_ROW`)."""
+
+
+def select_value(connect: Connect, expression: str, source: str = ALL_TYPES_VALUES) -> tuple[Any, str]:
+    """``SELECT expression FROM source`` (one row) as admin: its value and the Trino type the endpoint names."""
+    cursor = connect().cursor()
+    cursor.execute(f"SELECT {expression} FROM {source}")
+    [[value]] = cursor.fetchall()
+    return value, cursor.description[0][1]

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import pytest
 
-from tests.serving.sql.conftest import ALL_TYPES_ROW, Connect
+from tests.serving.sql.conftest import ALL_TYPES_ROW, Connect, select_value
 
 DAY: date = ALL_TYPES_ROW["c_date"]  # 2024-02-29
 MOMENT: datetime = ALL_TYPES_ROW["c_timestamp"]
-
-
-def _answer(connect: Connect, expression: str, source: str = "curated.all_types WHERE c_date IS NOT NULL") -> Any:
-    cursor = connect().cursor()
-    cursor.execute(f"SELECT {expression} FROM {source}")
-    [[value]] = cursor.fetchall()
-    return value, cursor.description[0][1]
 
 
 @pytest.mark.parametrize(
@@ -33,7 +25,7 @@ def _answer(connect: Connect, expression: str, source: str = "curated.all_types 
     ],
 )
 def test_arithmetic_on_a_date_stays_a_date(connect: Connect, expression: str, value: date) -> None:
-    assert _answer(connect, expression, "curated.all_types t WHERE c_date IS NOT NULL") == (value, "date")
+    assert select_value(connect, expression, "curated.all_types t WHERE c_date IS NOT NULL") == (value, "date")
 
 
 @pytest.mark.parametrize(
@@ -80,18 +72,18 @@ def test_a_date_through_a_subquery_or_cte_stays_a_date(
     connect: Connect, expression: str, source: str, value: date
 ) -> None:
     """BI tools wrap a dataset's SQL in a subquery: its date columns are still dates."""
-    assert _answer(connect, expression, source) == (value, "date")
+    assert select_value(connect, expression, source) == (value, "date")
 
 
-def test_timestamps_and_columns_of_unknown_type_keep_duckdbs_answer(connect: Connect) -> None:
-    assert _answer(connect, "date_add('hour', 1, c_timestamp)") == (
+def test_timestamps_and_columns_of_unknown_type_keep_duckdbsselect_value(connect: Connect) -> None:
+    assert select_value(connect, "date_add('hour', 1, c_timestamp)") == (
         MOMENT.replace(hour=MOMENT.hour + 1),
         "timestamp(6)",
     )
-    assert _answer(connect, "date_trunc('day', c_timestamp)")[1] == "timestamp(6)"
+    assert select_value(connect, "date_trunc('day', c_timestamp)")[1] == "timestamp(6)"
     in_a_cte = (
         "(WITH x AS (SELECT c_timestamp AS c_date FROM curated.all_types) SELECT * FROM x) y WHERE c_date IS NOT NULL"
     )
-    assert _answer(connect, "date_add('day', 1, c_date)", in_a_cte)[1] == "timestamp(6)"
+    assert select_value(connect, "date_add('day', 1, c_date)", in_a_cte)[1] == "timestamp(6)"
     in_a_subquery = "(SELECT c_timestamp AS c_date FROM curated.all_types) v WHERE c_date IS NOT NULL"
-    assert _answer(connect, "date_trunc('day', c_date)", in_a_subquery)[1] == "timestamp(6)"
+    assert select_value(connect, "date_trunc('day', c_date)", in_a_subquery)[1] == "timestamp(6)"

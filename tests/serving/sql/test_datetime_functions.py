@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import trino.exceptions
 
 from serving.sql.datetime_functions import joda_to_strftime
-from tests.serving.sql.conftest import Connect
-
-ROWS = "curated.all_types WHERE c_date IS NOT NULL"
-"""The row of ``all_types`` with values: c_date 2024-02-29, c_timestamp(tz) 2024-01-02 03:04:05.123456 (UTC)."""
-
-
-def _answer(connect: Connect, expression: str) -> tuple[Any, str]:
-    cursor = connect().cursor()
-    cursor.execute(f"SELECT {expression} FROM {ROWS}")
-    [[value]] = cursor.fetchall()
-    return value, cursor.description[0][1]
+from tests.serving.sql.conftest import Connect, select_value
 
 
 @pytest.mark.parametrize(
@@ -36,11 +25,11 @@ def _answer(connect: Connect, expression: str) -> tuple[Any, str]:
     ],
 )
 def test_formatting_functions_answer_trinos_text(connect: Connect, expression: str, value: str) -> None:
-    assert _answer(connect, expression) == (value, "varchar")
+    assert select_value(connect, expression) == (value, "varchar")
 
 
 def test_parse_datetime_reads_joda_patterns_as_a_timestamp_with_time_zone(connect: Connect) -> None:
-    value, kind = _answer(connect, "parse_datetime('29/02/2024 7:05 PM', 'dd/MM/yyyy h:mm a')")
+    value, kind = select_value(connect, "parse_datetime('29/02/2024 7:05 PM', 'dd/MM/yyyy h:mm a')")
     assert value == datetime(2024, 2, 29, 19, 5, tzinfo=UTC)
     assert kind.startswith("timestamp") and kind.endswith("with time zone")
 
@@ -48,17 +37,17 @@ def test_parse_datetime_reads_joda_patterns_as_a_timestamp_with_time_zone(connec
 def test_time_zone_functions_keep_the_instant(connect: Connect) -> None:
     """``with_timezone`` reads a timestamp as local time in the zone; ``at_timezone`` shows an instant there
     (local time, as the endpoint's ``AT TIME ZONE``)."""
-    value, _ = _answer(connect, "with_timezone(c_timestamp, 'America/New_York')")
+    value, _ = select_value(connect, "with_timezone(c_timestamp, 'America/New_York')")
     assert value == datetime(2024, 1, 2, 8, 4, 5, 123456, tzinfo=UTC)
-    assert _answer(connect, "hour(at_timezone(c_timestamptz, 'Asia/Tokyo'))")[0] == 12
-    assert _answer(connect, "at_timezone(c_timestamptz, 'Asia/Tokyo')") == _answer(
+    assert select_value(connect, "hour(at_timezone(c_timestamptz, 'Asia/Tokyo'))")[0] == 12
+    assert select_value(connect, "at_timezone(c_timestamptz, 'Asia/Tokyo')") == select_value(
         connect, "c_timestamptz AT TIME ZONE 'Asia/Tokyo'"
     )
 
 
 def test_nested_calls_are_rewritten_inside_out(connect: Connect) -> None:
     value = "to_iso8601(parse_datetime(format_datetime(c_timestamp, 'yyyy-MM-dd HH:mm'), 'yyyy-MM-dd HH:mm'))"
-    assert _answer(connect, value)[0] == "2024-01-02T03:04:00.000000Z"
+    assert select_value(connect, value)[0] == "2024-01-02T03:04:00.000000Z"
 
 
 @pytest.mark.parametrize(
@@ -75,7 +64,7 @@ def test_untranslatable_calls_fail_naming_what_is_wrong(
     connect: Connect, expression: str, error: str, named: str
 ) -> None:
     with pytest.raises(trino.exceptions.TrinoUserError) as raised:
-        _answer(connect, expression)
+        select_value(connect, expression)
     assert raised.value.error_name == error
     assert named in raised.value.message
 
