@@ -10,7 +10,7 @@ scan and joins with ``ASOF`` (see :mod:`lake.feast.queries`). Select it in ``fea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -53,20 +53,21 @@ class LakeOfflineStoreConfig(FeastConfigBaseModel):
 
 
 class LakeRetrievalJob(RetrievalJob):
-    """A DuckDB query over Iceberg files, run when the result is asked for; for a point-in-time join, the query's
-    features are put beside the entity rows, in their order (see :func:`in_entity_order`)."""
+    """DuckDB queries over Iceberg files, run when the result is asked for: a pull's one query, or a point-in-time
+    join's query per view, whose features are put beside the entity rows, in their order (see
+    :func:`in_entity_order`)."""
 
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
-        sql: str,
+        queries: Sequence[str],
         on_demand_feature_views: list[OnDemandFeatureView] | None = None,
         full_feature_names: bool = False,
         metadata: RetrievalMetadata | None = None,
         entity_rows: pa.Table | None = None,
     ) -> None:
         self._connection = connection
-        self._sql = sql
+        self._queries = list(queries)
         self._on_demand_feature_views = on_demand_feature_views or []
         self._full_feature_names = full_feature_names
         self._metadata = metadata
@@ -74,15 +75,16 @@ class LakeRetrievalJob(RetrievalJob):
 
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         # a relation's result is converted to Arrow by DuckDB's threads as it comes; execute() converts it after
-        result = self._connection.sql(self._sql).to_arrow_table()
-        return result if self._entity_rows is None else in_entity_order(self._entity_rows, result)
+        results = [self._connection.sql(query).to_arrow_table() for query in self._queries]
+        return results[0] if self._entity_rows is None else in_entity_order(self._entity_rows, results)
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
 
     def to_sql(self) -> str:
-        """The DuckDB query this job runs (for a point-in-time join: the entity rows' numbers and their features)."""
-        return self._sql
+        """The DuckDB queries this job runs, as statements separated by ``;`` (for a point-in-time join, one per
+        view: the entity rows' numbers and their features)."""
+        return ";\n".join(self._queries)
 
     @property
     def entity_rows(self) -> pa.Table | None:
@@ -116,25 +118,32 @@ class LakeRetrievalJob(RetrievalJob):
         pq.write_table(self.to_arrow(), path)
 
 
-def in_entity_order(entity_rows: pa.Table, features: pa.Table) -> pa.Table:
-    """The entity rows (less their row number) followed by their features.
+def in_entity_order(entity_rows: pa.Table, answers: Sequence[pa.Table]) -> pa.Table:
+    """The entity rows (less their row number) followed by each answer's features, null where it has none.
 
     Args:
         entity_rows: the entity rows, with :data:`ROW_ORDER_COLUMN` numbering them 0..n-1.
-        features: one row per entity row in any order: its :data:`ROW_ORDER_COLUMN` then the feature columns.
+        answers: per view, at most one row per entity row, in any order: its :data:`ROW_ORDER_COLUMN` then the
+            view's feature columns.
     """
-    numbers = features.column(ROW_ORDER_COLUMN).to_numpy()
-    if len(numbers) != entity_rows.num_rows:
-        raise FeaturesError(
-            f"the point-in-time join returned {len(numbers)} rows for {entity_rows.num_rows} entity rows"
-        )
-    positions = np.empty(len(numbers), dtype=np.int64)
-    positions[numbers] = np.arange(len(numbers))
-    gathered = features.drop_columns([ROW_ORDER_COLUMN]).take(positions)
     entities = entity_rows.drop_columns([ROW_ORDER_COLUMN])
-    return pa.Table.from_arrays(
-        [*entities.columns, *gathered.columns], names=[*entities.column_names, *gathered.column_names]
-    )
+    columns, names = list(entities.columns), list(entities.column_names)
+    for answer in answers:
+        gathered = answer.drop_columns([ROW_ORDER_COLUMN]).take(_positions(answer, entity_rows.num_rows))
+        columns += gathered.columns
+        names += gathered.column_names
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _positions(answer: pa.Table, count: int) -> pa.Array:
+    """For each of ``count`` entity rows, the position of its row in ``answer`` (null: it has none)."""
+    numbers = answer.column(ROW_ORDER_COLUMN).to_numpy()
+    positions = np.full(count, -1, dtype=np.int64)
+    positions[numbers] = np.arange(len(numbers))
+    missing = positions < 0
+    if len(numbers) + int(missing.sum()) != count:
+        raise FeaturesError(f"the point-in-time join answered an entity row twice ({len(numbers)} rows for {count})")
+    return pa.array(positions, mask=missing if missing.any() else None)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -319,7 +328,7 @@ class LakeOfflineStore(OfflineStore):
             _utc(start_date),
             _utc(end_date),
         )
-        return LakeRetrievalJob(lake_cursor(get_settings()), sql)
+        return LakeRetrievalJob(lake_cursor(get_settings()), [sql])
 
     @staticmethod
     def pull_all_from_table_or_query(
@@ -343,7 +352,7 @@ class LakeOfflineStore(OfflineStore):
             _utc(start_date) if start_date else None,
             _utc(end_date) if end_date else None,
         )
-        return LakeRetrievalJob(lake_cursor(get_settings()), sql)
+        return LakeRetrievalJob(lake_cursor(get_settings()), [sql])
 
     @staticmethod
     def offline_write_batch(

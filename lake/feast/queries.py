@@ -2,13 +2,15 @@
 
 Each feature view's rows are read with ``iceberg_scan`` restricted to the time range the request can use, so
 DuckDB prunes data files by their partition and column statistics. The point-in-time join is one ``ASOF JOIN`` per
-view between narrow entity rows (row number, key, event time) and the view's rows: for each entity row, the last
-feature row at or before its timestamp and, among rows with that event time, the last created one (the join orders
-by event and created time together, as one struct, so no window has to de-duplicate the rows first). A feature row
-older than the view's TTL is treated as missing, exactly as Feast's own stores do. Each view's answers are joined
-to the entity rows' numbers; the query returns those numbers and the features in no particular order, and the
-offline store puts them back in the entity rows' order in Arrow (a gather by row number), next to the entity columns
-it already holds, so DuckDB neither sorts the result nor carries the entity columns through the joins.
+view, each in a query of its own, between narrow entity rows (row number, key, event time) and the view's rows: for
+each entity row, the last feature row at or before its timestamp and, among rows with that event time, the last
+created one (the join orders by event and created time together, as one struct, so no window has to de-duplicate
+the rows first). A feature row older than the view's TTL is treated as missing, exactly as Feast's own stores do.
+Each query returns the entity rows' numbers with their features, in no particular order and only for rows that
+have some; the offline store places them in the entity rows' order in Arrow (a gather by row number, null for a row
+with none), next to the entity columns it already holds, so DuckDB neither sorts the result nor holds every view's
+answers at once to join them back to the entity rows (1M entity rows over 10M card rows: peak memory 1.7 GB instead
+of 2.6 GB with one query joining all views, in the same time).
 
 The ASOF join sorts every feature row it gets by key and time, which is most of the query's cost, so it gets as few
 and as cheap ones as possible: the feature rows are first hash-joined with the entity rows' distinct keys, which
@@ -169,8 +171,8 @@ def point_in_time_sql(
     event_timestamp_column: str,
     entity_time_range: tuple[datetime | None, datetime | None],
     created_at_or_before: bool = False,
-) -> str:
-    """SQL joining every view to the entity rows as of each row's event timestamp.
+) -> list[str]:
+    """One query per view joining it to the entity rows as of each row's event timestamp.
 
     Args:
         views: the feature views to join, in output order.
@@ -181,28 +183,21 @@ def point_in_time_sql(
             counts only for entity rows at or after its created time (rows without one never count).
 
     Returns:
-        A query over :data:`ENTITY_TABLE` returning each entity row's :data:`ROW_ORDER_COLUMN` then every view's
-        features, one row per entity row, in no particular order.
+        For each view, a query over :data:`ENTITY_TABLE` returning :data:`ROW_ORDER_COLUMN` and the view's features
+        (by their output names) for every entity row that has a feature row at or before it, within the view's
+        TTL; at most one row per entity row, in no particular order.
     """
-    codes: dict[tuple[str, ...], str] = {}
-    ctes, joins = [], []
-    outputs = [f"entity.{quote(ROW_ORDER_COLUMN)}"]
-    for index, view in enumerate(views):
-        entity_keys = tuple(view.join_keys.values())
-        if entity_keys not in codes:
-            codes[entity_keys] = f"keys_{len(codes)}"
-            ctes.append(_keys_cte(codes[entity_keys], entity_keys, event_timestamp_column))
-        alias = f"view_{index}"
-        ctes.append(
-            _view_cte(alias, codes[entity_keys], view, event_timestamp_column, entity_time_range, created_at_or_before)
+    queries = []
+    for view in views:
+        keys = _keys_cte("entity_keys", tuple(view.join_keys.values()), event_timestamp_column)
+        answer = _view_cte(
+            "answer", "entity_keys", view, event_timestamp_column, entity_time_range, created_at_or_before
         )
-        joins.append(f"LEFT JOIN {alias} ON {alias}.row_id = entity.{quote(ROW_ORDER_COLUMN)}")
-        fresh = f"{alias}.feature_time >= {alias}.event_time - to_microseconds({_microseconds(view.ttl)})"
-        for position, output in enumerate(view.features.values()):
-            value = f"{alias}.feature_{position}"
-            outputs.append(f"{f'CASE WHEN {fresh} THEN {value} END' if view.ttl else value} AS {quote(output)}")
-    with_clause = f"WITH {', '.join(ctes)} " if ctes else ""
-    return f"{with_clause}SELECT {', '.join(outputs)} FROM {ENTITY_TABLE} AS entity {' '.join(joins)}"
+        outputs = [f"row_id AS {quote(ROW_ORDER_COLUMN)}"]
+        outputs += [f"feature_{position} AS {quote(output)}" for position, output in enumerate(view.features.values())]
+        fresh = f" WHERE feature_time >= event_time - to_microseconds({_microseconds(view.ttl)})" if view.ttl else ""
+        queries.append(f"WITH {keys}, {answer} SELECT {', '.join(outputs)} FROM answer{fresh}")
+    return queries
 
 
 def _microseconds(ttl: timedelta | None) -> int:
