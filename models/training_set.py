@@ -188,20 +188,20 @@ def fetch_training_set(
 
 
 class PinnedRetrievalJob(LakeRetrievalJob):
-    """The lake offline store's point-in-time query with each feature table read at a recorded snapshot.
+    """The lake offline store's point-in-time queries with each feature table read at a recorded snapshot.
 
-    The lake offline store scans each table's current snapshot; this job runs the same query (and Feast's
+    The lake offline store scans each table's current snapshot; this job runs the same queries (and Feast's
     on-demand transformations) with every ``iceberg_scan`` pinned to the snapshot a model version recorded.
     """
 
     def __init__(self, job: LakeRetrievalJob, pins: dict[str, str]) -> None:
-        sql = job.to_sql()
+        queries = list(job.queries)
         for current, pinned in pins.items():
-            if current not in sql:
-                raise ModelsError(f"the offline store's query does not scan {current}; cannot pin it to a snapshot")
-            sql = sql.replace(current, pinned)
+            if not any(current in query for query in queries):
+                raise ModelsError(f"the offline store's queries do not scan {current}; cannot pin it to a snapshot")
+            queries = [query.replace(current, pinned) for query in queries]
         super().__init__(
-            job._connection, sql, job.on_demand_feature_views, job.full_feature_names, job.metadata, job.entity_rows
+            job._connection, queries, job.on_demand_feature_views, job.full_feature_names, job.metadata, job.entity_rows
         )
 
 

@@ -87,6 +87,11 @@ class LakeRetrievalJob(RetrievalJob):
         return ";\n".join(self._queries)
 
     @property
+    def queries(self) -> tuple[str, ...]:
+        """The DuckDB queries this job runs (see :meth:`to_sql`)."""
+        return tuple(self._queries)
+
+    @property
     def entity_rows(self) -> pa.Table | None:
         """The entity rows of a point-in-time join (with their :data:`ROW_ORDER_COLUMN`), else ``None``."""
         return self._entity_rows
