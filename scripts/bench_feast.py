@@ -1,5 +1,7 @@
-"""Feast on the lake: training-set retrieval (stock DuckDB store vs Lakeforge's), materialization, online reads
-(Lakeforge's online stores vs Feast's stock ones on the same rows).
+"""Feast on the lake: training-set retrieval (stock DuckDB store vs Lakeforge's), materialization and online reads
+(Lakeforge's online stores vs Feast's stock ones: each materializes the same rows into empty tables, then both read
+the rows Lakeforge's wrote; Lakeforge's Redis store writes with Feast's own code, so its materialization ratio shows
+what running second costs).
 
 Synthetic ``features.*`` tables are written straight into Iceberg in a temporary data home. Each training-set
 retrieval runs in its own child process so wall time and peak RSS (``ru_maxrss``) of one store never mix with
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -245,29 +247,42 @@ def _online_read(store: Any, service: Any, entity_rows: list[dict[str, Any]]) ->
     return lambda: store.get_online_features(features=service, entity_rows=entity_rows)
 
 
-def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], window: timedelta) -> dict[str, Any]:
-    """Materialize ``window`` of every view into ``online`` (a stock store's section), then time bench_50_features
-    in-process through Lakeforge's store of that kind and through the stock store on the same rows, and over HTTP."""
-    from lake.feast.environment import LAKE_ONLINE_STORES
+def _materialized(
+    home: Path, online: dict[str, Any], objects: list[Any], start: datetime, end: datetime
+) -> tuple[Any, int, float]:
+    """A store of a project of its own on the online store section ``online``, with ``objects`` applied and
+    ``[start, end]`` of every view materialized into its empty tables: the store, rows written and seconds."""
     from lake.feast.materialization import materialize_views
 
+    project = f"bench_{online['type'].rsplit('.', 1)[-1].lower()}_{uuid.uuid4().hex[:6]}"
+    store = _build_store(home, LAKE_STORE, online, project, registry=f"{project}.db")
+    store.apply(objects)
+    written = materialize_views(store, start, end)
+    return store, sum(step.rows for step in written), sum(step.seconds for step in written)
+
+
+def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], window: timedelta) -> dict[str, Any]:
+    """Materialize ``window`` of every view through Lakeforge's store of the kind of ``online`` (a stock store's
+    section) and, into a project of its own, through the stock store; then time bench_50_features in-process
+    through Lakeforge's store and through the stock store on the rows Lakeforge's wrote, and over HTTP."""
+    from lake.feast.environment import LAKE_ONLINE_STORES
+
     repo = _build_store(home, LAKE_STORE, online, "lakeforge")
-    project = f"bench_{online['type']}_{uuid.uuid4().hex[:6]}"
+    objects = [
+        *repo.list_entities(),
+        *repo.list_data_sources(),
+        *repo.list_feature_views(),
+        *repo.list_on_demand_feature_views(),
+        *_wide_objects(repo),
+    ]
     lake_online = {**online, "type": LAKE_ONLINE_STORES[online["type"]]}
-    store = _build_store(home, LAKE_STORE, lake_online, project, registry=f"{project}.db")
-    store.apply(
-        [
-            *repo.list_entities(),
-            *repo.list_data_sources(),
-            *repo.list_feature_views(),
-            *repo.list_on_demand_feature_views(),
-            *_wide_objects(repo),
-        ]
-    )
-    stock = _build_store(home, LAKE_STORE, online, project, registry=f"{project}.db")
     end = cards["feature_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
-    written = materialize_views(store, end - window, end)
-    rows, seconds = sum(step.rows for step in written), sum(step.seconds for step in written)
+    store, rows, seconds = _materialized(home, lake_online, objects, end - window, end)
+    # a SQLite file of its own: tearing a SQLite store down deletes its file
+    stock_section = {**online, "path": f"{online['path']}.stock"} if "path" in online else online
+    stock_writer, _, stock_seconds = _materialized(home, stock_section, objects, end - window, end)
+    stock_writer.teardown()
+    stock = _build_store(home, LAKE_STORE, online, store.project, registry=f"{store.project}.db")
     service = store.get_feature_service(WIDE_SERVICE)
     recent = cards[cards["feature_timestamp"] >= end - window]["card_id"].unique()[:100]
     entity_rows = [
@@ -289,6 +304,8 @@ def _online(home: Path, cards: pd.DataFrame, online: dict[str, Any], window: tim
     result = {
         "materialized_rows": rows,
         "materialize_rows_per_s": round(rows / seconds),
+        "materialize_rows_per_s_stock_store": round(rows / stock_seconds),
+        "materialize_seconds_lakeforge_over_stock": round(seconds / stock_seconds, 2),
         "features_per_request": sum(len(projection.features) for projection in service.feature_view_projections),
         "in_process": {name: figures["lakeforge"] for name, figures in in_process.items()},
         "in_process_stock_store": {name: figures["stock"] for name, figures in in_process.items()},
