@@ -75,7 +75,7 @@ def test_a_date_through_a_subquery_or_cte_stays_a_date(
     assert select_value(connect, expression, source) == (value, "date")
 
 
-def test_timestamps_and_columns_of_unknown_type_keep_duckdbsselect_value(connect: Connect) -> None:
+def test_timestamps_and_columns_of_unknown_type_keep_duckdbs_answer(connect: Connect) -> None:
     assert select_value(connect, "date_add('hour', 1, c_timestamp)") == (
         MOMENT.replace(hour=MOMENT.hour + 1),
         "timestamp(6)",
