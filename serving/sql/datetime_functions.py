@@ -1,10 +1,11 @@
 """Trino's date-time functions that DuckDB lacks, rewritten in the parsed query to DuckDB's equivalents.
 
-sqlglot passes ``to_iso8601``, ``format_datetime``, ``current_timezone``, ``with_timezone`` and ``at_timezone``
-through unchanged (DuckDB then answers FUNCTION_NOT_FOUND), and hands ``parse_datetime``'s Joda-Time pattern to
-``strptime`` as it is. BI tools' Trino dialects emit these, so each becomes the DuckDB expression that answers the
-same. Sessions run in :data:`SESSION_TIME_ZONE`, so a timestamp with time zone is formatted in UTC, as Trino
-formats one whose zone is UTC.
+sqlglot passes ``to_iso8601``, ``format_datetime``, ``with_timezone`` and ``at_timezone`` through unchanged
+(DuckDB then answers FUNCTION_NOT_FOUND), and hands ``parse_datetime``'s Joda-Time pattern to ``strptime`` as it
+is. BI tools' Trino dialects emit these, so each becomes the DuckDB expression that answers the same. Sessions run
+in :data:`SESSION_TIME_ZONE` (what ``current_timezone()`` answers, with the other session functions, in
+:mod:`serving.sql.translation`), so a timestamp with time zone is formatted in UTC, as Trino formats one whose zone
+is UTC.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _specifier(letter: str, count: int, function: str) -> str:
     widest = max(lengths, default=0)
     specifier = lengths.get(count) or (lengths[widest] if count > widest and letter in _LONGER_RUNS else None)
     if specifier is None:
-        supported = " ".join(f"{letter * length}" for letter, runs in _JODA_LETTERS.items() for length in sorted(runs))
+        supported = " ".join(known * length for known, runs in _JODA_LETTERS.items() for length in sorted(runs))
         raise QueryError(
             f"{function}: pattern letter {letter * count!r} is not supported by this endpoint; supported: {supported}",
             "NOT_SUPPORTED",
@@ -168,10 +169,8 @@ def rewrite_datetime_functions(expression: exp.Expression) -> None:
         QueryError: a pattern that cannot be translated, or a call with the wrong number of arguments.
     """
     # deepest first, so a call's arguments are rewritten before the call copies them
-    for node in reversed(list(expression.find_all(exp.Anonymous, exp.ParseDatetime, exp.CurrentTimezone))):
-        if isinstance(node, exp.CurrentTimezone):
-            node.replace(exp.Literal.string(SESSION_TIME_ZONE))
-        elif isinstance(node, exp.ParseDatetime):
+    for node in reversed(list(expression.find_all(exp.Anonymous, exp.ParseDatetime))):
+        if isinstance(node, exp.ParseDatetime):
             node.replace(_parse_datetime(node))
         elif isinstance(node, exp.Anonymous) and (rewrite := _REWRITES.get(node.name.lower())) is not None:
             node.replace(rewrite(node))

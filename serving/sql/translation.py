@@ -29,7 +29,7 @@ from sqlglot.tokens import TokenType
 from lake.errors import CatalogError
 from lake.tables import snapshot_id_as_of
 from serving.sql.dates import keep_dates
-from serving.sql.datetime_functions import rewrite_datetime_functions
+from serving.sql.datetime_functions import SESSION_TIME_ZONE, rewrite_datetime_functions
 from serving.sql.errors import QueryError, permission_denied
 from serving.sql.iceberg_metadata import metadata_rows, metadata_table_name
 from serving.sql.metadata import (
@@ -382,6 +382,8 @@ def _replace_session_functions(expression: exp.Expression, scope: SessionScope) 
         node.replace(exp.Literal.string(scope.identity.user))
     for catalog_node in list(expression.find_all(exp.CurrentCatalog)):
         catalog_node.replace(exp.Literal.string(scope.default_catalog or ""))
+    for zone_node in list(expression.find_all(exp.CurrentTimezone)):
+        zone_node.replace(exp.Literal.string(SESSION_TIME_ZONE))
 
 
 def _rule_expression(rule: RuleExpression, identity: Identity, error_name: str, what: str) -> exp.Expression:
