@@ -30,6 +30,7 @@ from ray.train.xgboost import XGBoostTrainer
 
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
+from models.local_ray import start_local_ray
 from models.train_worker import CHECKPOINT_MODEL, train_per_worker
 from models.training_set import LABEL
 
@@ -101,7 +102,7 @@ def ray_session(settings: Settings | None = None) -> Iterator[None]:
     if settings.ray.address:
         ray.init(address=settings.ray.address, log_to_driver=True)
     else:
-        ray.init(num_cpus=settings.ray.num_cpus, include_dashboard=False, log_to_driver=True)
+        start_local_ray(settings.ray.num_cpus)
     try:
         yield
     finally:

@@ -25,6 +25,7 @@ import xgboost
 
 from lake.settings import load_settings
 from models.evaluate import evaluate_scores
+from models.local_ray import start_local_ray
 from models.rules_baseline import RulesBaseline
 from models.train import DEFAULT_PARAMS, BoostingPlan, class_weight, train_booster
 from models.training_set import LABEL
@@ -135,7 +136,7 @@ def run(small: bool) -> dict[str, Any]:
     sizes = [50_000] if small else [1_000_000, 5_000_000]
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        ray.init(num_cpus=WORKERS, include_dashboard=False)
+        start_local_ray(num_cpus=WORKERS)
         startup_s = time.perf_counter() - started
         try:
             first_s, fixed_s = _fixed_cost(Path(folder))

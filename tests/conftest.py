@@ -67,10 +67,13 @@ def catalog(settings: Settings) -> Catalog:
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """One local Ray instance for the whole test session (2 CPUs, no dashboard), shut down at the end."""
+    """One local Ray instance for the whole test session (2 CPUs, started as the embedded profile starts it; the
+    workers' output stays in their log files), shut down at the end."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from models.local_ray import start_local_ray
+
+    start_local_ray(num_cpus=2, log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import ray
 from pyiceberg.catalog import Catalog
 
 from lake.errors import ModelsError
@@ -22,6 +23,14 @@ CUTOFF = datetime(2026, 2, 25, tzinfo=UTC)
 PLAN = BoostingPlan(num_boost_round=40, early_stopping_rounds=5, verbose_every=5)
 
 
+def _worker_log_lines(text: str) -> list[str]:
+    """The lines holding ``text`` in the output files of the running Ray instance's workers."""
+    logs = Path(ray._private.worker._global_node.get_logs_dir_path())
+    files = [*logs.glob("worker-*.err"), *logs.glob("worker-*.out")]
+    assert files, f"no worker output under {logs}"
+    return [line for file in files for line in file.read_text(errors="replace").splitlines() if text in line]
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_train_register_gate_and_reproduce(
@@ -30,6 +39,9 @@ def test_train_register_gate_and_reproduce(
     first = train_and_register(cutoff=CUTOFF, workers=2, plan=PLAN, settings=settings)
     ray_data_warnings = [str(w.message) for w in recwarn if w.filename.endswith(str(Path("ray", "data", "context.py")))]
     assert ray_data_warnings == []  # Ray Train copying Ray Data's context: nothing a user can act on
+    # Ray Train's cluster-only helpers stay quiet on the local instance (models.local_ray)
+    assert _worker_log_lines("Failed to query Ray Train Controller") == []
+    assert _worker_log_lines("PreemptionWatcher") == []
     mv = first.model_version
     assert first.decision.alias == "champion" and mv.aliases == ["champion"]
     assert mv.params["workers"] == 2 and mv.params["xgboost"]["scale_pos_weight"] > 10
