@@ -4,7 +4,8 @@ import duckdb
 import pytest
 from pyiceberg.types import DateType, IcebergType, TimestampType, TimestamptzType
 
-from lake.dbt_plugin import READ_EVERYTHING, day_start_sql
+from lake.dbt_plugin import PII_KEY_VARIABLE, READ_EVERYTHING, Plugin, day_start_sql
+from lake.settings import Settings
 
 LATE_EVENING_IN_NEW_YORK = datetime(2026, 1, 29, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
 """Already 30 January in UTC."""
@@ -31,3 +32,15 @@ def test_day_start_is_a_constant_of_the_column_type_whatever_the_session_time_zo
 def test_read_everything_is_the_first_day_a_column_can_hold() -> None:
     literal = day_start_sql(READ_EVERYTHING, DateType())
     assert duckdb.sql(f"SELECT {literal} = DATE '0001-01-01'").fetchone() == (True,)
+
+
+def test_every_cursor_gets_the_pii_key_as_given_and_utc(settings: Settings) -> None:
+    key = "it's a key; DROP TABLE x --"
+    plugin = Plugin(name="lake", plugin_config={"pii_key": key})
+    connection = duckdb.connect()
+    connection.execute("SET GLOBAL TimeZone = 'America/New_York'")
+    plugin.configure_connection(connection)
+    cursor = connection.cursor()
+    plugin.configure_cursor(cursor)
+    query = f"SELECT getvariable('{PII_KEY_VARIABLE}'), current_setting('TimeZone')"
+    assert cursor.execute(query).fetchone() == (key, "UTC")
