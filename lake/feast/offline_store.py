@@ -11,6 +11,7 @@ scan and joins with ``ASOF`` (see :mod:`lake.feast.queries`). Select it in ``fea
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -75,8 +76,16 @@ class LakeRetrievalJob(RetrievalJob):
 
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         # a relation's result is converted to Arrow by DuckDB's threads as it comes; execute() converts it after
-        results = [self._connection.sql(query).to_arrow_table() for query in self._queries]
-        return results[0] if self._entity_rows is None else in_entity_order(self._entity_rows, results)
+        if self._entity_rows is None:
+            return self._connection.sql(self._queries[0]).to_arrow_table()
+        count = self._entity_rows.num_rows
+        # each view's answer is put in entity order on another thread while DuckDB runs the next view's query
+        with ThreadPoolExecutor(max_workers=1) as gatherer:
+            ordered = [
+                gatherer.submit(in_entity_order, self._connection.sql(query).to_arrow_table(), count)
+                for query in self._queries
+            ]
+            return beside_entity_rows(self._entity_rows, [answer.result() for answer in ordered])
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
@@ -123,20 +132,23 @@ class LakeRetrievalJob(RetrievalJob):
         pq.write_table(self.to_arrow(), path)
 
 
-def in_entity_order(entity_rows: pa.Table, answers: Sequence[pa.Table]) -> pa.Table:
-    """The entity rows (less their row number) followed by each answer's features, null where it has none.
+def in_entity_order(answer: pa.Table, count: int) -> pa.Table:
+    """A view's features in the order of ``count`` entity rows, null where it has none.
 
     Args:
-        entity_rows: the entity rows, with :data:`ROW_ORDER_COLUMN` numbering them 0..n-1.
-        answers: per view, at most one row per entity row, in any order: its :data:`ROW_ORDER_COLUMN` then the
+        answer: at most one row per entity row, in any order: its :data:`ROW_ORDER_COLUMN` (0..count-1) then the
             view's feature columns.
     """
+    return answer.drop_columns([ROW_ORDER_COLUMN]).take(_positions(answer, count))
+
+
+def beside_entity_rows(entity_rows: pa.Table, features: Sequence[pa.Table]) -> pa.Table:
+    """The entity rows (less their :data:`ROW_ORDER_COLUMN`) followed by each view's features, in their order."""
     entities = entity_rows.drop_columns([ROW_ORDER_COLUMN])
     columns, names = list(entities.columns), list(entities.column_names)
-    for answer in answers:
-        gathered = answer.drop_columns([ROW_ORDER_COLUMN]).take(_positions(answer, entity_rows.num_rows))
-        columns += gathered.columns
-        names += gathered.column_names
+    for table in features:
+        columns += table.columns
+        names += table.column_names
     return pa.Table.from_arrays(columns, names=names)
 
 
