@@ -201,13 +201,17 @@ def _free_port() -> int:
 
 
 def _http_latency(home: Path, config: dict[str, Any], entity_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """p50/p99 of POST /get-online-features on ``feast serve`` (one worker, kept-alive connection)."""
+    """p50/p99 of POST /get-online-features on ``feast serve`` (one worker, never recycled; kept-alive connection)."""
     folder = home / f"serve_{config['project']}"
     folder.mkdir()
     (folder / "feature_store.yaml").write_text(json.dumps(config))  # JSON is YAML
     port = _free_port()
     feast = str(Path(sys.executable).with_name("feast"))
+    # Feast's server restarts its worker after 1,000-1,050 requests (gunicorn's max_requests, against leaks);
+    # these calls make 1,050, so a restart would drop the kept-alive connection mid-run and put a cold worker's
+    # calls among the timed ones: recycling is off here
     command = [feast, "--chdir", str(folder), "serve", "--port", str(port), "--no-access-log"]
+    command += ["--max-requests", "0", "--max-requests-jitter", "0"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         connection = _wait_for_server(port, server)
