@@ -16,6 +16,8 @@ import logging
 
 import ray
 
+from lake.settings import Settings
+
 PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
 """Ray Train's placement-group cleaner's logger (its only warning is the missing State API)."""
 LOCAL_RUNTIME_ENV = {
@@ -23,6 +25,19 @@ LOCAL_RUNTIME_ENV = {
     "env_vars": {"RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"},
 }
 """The job runtime environment of a local instance: every worker runs the hook; Ray Train reads the variable."""
+
+
+def start_ray(settings: Settings, log_to_driver: bool = True) -> None:
+    """Connect to the cluster at ``settings.ray.address``, or start the local instance (:func:`start_local_ray`).
+
+    Args:
+        settings: the Ray address, or the local instance's CPUs.
+        log_to_driver: print the workers' output in this process.
+    """
+    if settings.ray.address:
+        ray.init(address=settings.ray.address, log_to_driver=log_to_driver)
+    else:
+        start_local_ray(settings.ray.num_cpus, log_to_driver)
 
 
 def start_local_ray(num_cpus: int | None, log_to_driver: bool = True) -> None:

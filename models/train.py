@@ -30,7 +30,7 @@ from ray.train.xgboost import XGBoostTrainer
 
 from lake.errors import ModelsError
 from lake.settings import Settings, get_settings
-from models.local_ray import start_local_ray
+from models.local_ray import start_ray
 from models.train_worker import CHECKPOINT_MODEL, train_per_worker
 from models.training_set import LABEL
 
@@ -99,10 +99,7 @@ def ray_session(settings: Settings | None = None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
-    if settings.ray.address:
-        ray.init(address=settings.ray.address, log_to_driver=True)
-    else:
-        start_local_ray(settings.ray.num_cpus)
+    start_ray(settings)
     try:
         yield
     finally:

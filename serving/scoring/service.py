@@ -7,7 +7,7 @@ import logging
 import ray
 
 from lake.settings import Settings, get_settings
-from models.local_ray import start_local_ray
+from models.local_ray import start_ray
 from serving.scoring.app import DEFAULT_OPTIONS, ServiceOptions, build_app
 from serving.scoring.ray_serve import serve
 
@@ -33,10 +33,7 @@ def start_service(
     settings = settings or get_settings()
     local = settings.ray.address is None
     if not ray.is_initialized():
-        if local:
-            start_local_ray(settings.ray.num_cpus, log_to_driver=False)
-        else:
-            ray.init(address=settings.ray.address, log_to_driver=False)
+        start_ray(settings, log_to_driver=False)
     port = port or settings.scoring.port
     serve.start(http_options={"host": settings.scoring.host, "port": port})
     cores = int(ray.cluster_resources().get("CPU", 1)) if local else None
