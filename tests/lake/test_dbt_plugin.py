@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import duckdb
@@ -44,3 +46,14 @@ def test_every_cursor_gets_the_pii_key_as_given_and_utc(settings: Settings) -> N
     plugin.configure_cursor(cursor)
     query = f"SELECT getvariable('{PII_KEY_VARIABLE}'), current_setting('TimeZone')"
     assert cursor.execute(query).fetchone() == (key, "UTC")
+
+
+def test_a_process_that_made_a_plugin_freezes_its_objects_before_the_final_collection(settings: Settings) -> None:
+    exit_report = "import atexit, gc; atexit.register(lambda: print(gc.get_freeze_count()))"
+    make_plugin = "from lake.dbt_plugin import Plugin; Plugin(name='lake', plugin_config={})"
+    frozen = []
+    for script in (exit_report, f"{exit_report}; {make_plugin}"):
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        frozen.append(int(run.stdout))
+    assert frozen[0] == 0
+    assert frozen[1] > 10_000
