@@ -2,8 +2,13 @@
 
 Legitimate and fraudulent transactions of a day come from separate random streams seeded by (seed, day), so the
 fraud of any day (hence the chargebacks it causes, reported 1-30 days later) can be recomputed without
-regenerating that day's legitimate traffic. Transaction ids are a keyed bijective scramble of (day, stream,
-index): unique without coordination, and they do not reveal which stream a row came from.
+regenerating that day's legitimate traffic.
+
+Ids are time-ordered, as UUIDv7s and many payment processors' references are: the day in the leading digits (a
+chargeback's: its transaction's day), then a keyed bijective scramble of (stream, index) within the day. They are
+unique without coordination and do not reveal which stream a row came from, and each day's ids fill a range of
+their own, so a lookup of new ids skips the data files of other days by their column statistics (a one-day
+build's key tests read that day's files, not the whole table).
 
 Fraud patterns, each learnable from features a lakehouse can compute:
 
@@ -48,6 +53,8 @@ REASON_CODES = ("fraud_card_present", "fraud_card_absent", "fraud_account_takeov
 CARD_PRESENT, CARD_ABSENT, ACCOUNT_TAKEOVER = range(3)
 CURRENCIES = ("EUR", "USD", "GBP")
 CITY_CURRENCY = np.array([CURRENCIES.index(city.currency) for city in CITIES])
+_WITHIN_DAY_BITS = 48
+"""Low bits of an id that number it within its day; the day takes the 16 above them (179 years of days)."""
 
 LEGIT_HOURS = np.array([
     0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.5, 1.2, 2.0, 2.5, 2.8, 3.2,  # 00:00-11:59
@@ -107,7 +114,7 @@ class DailyActivity:
     def __init__(self, world: World) -> None:
         self.world = world
         self._fraud: dict[int, Fraud] = {}
-        salts = world.rng("id-salts").integers(0, 2**63, 2, dtype=np.uint64)
+        salts = world.rng("id-salts").integers(0, 1 << _WITHIN_DAY_BITS, 2, dtype=np.uint64)
         self._transaction_salt, self._chargeback_salt = (np.uint64(salt) for salt in salts)
 
     def transactions_table(self, day: int) -> pa.Table:
@@ -161,8 +168,10 @@ class DailyActivity:
             del self._fraud[cached]
 
     def _ids(self, prefix: str, salt: np.uint64, day: int, stream: int, n: int) -> pa.Array:
-        keys = (np.uint64(day) << np.uint64(33)) | (np.uint64(stream) << np.uint64(32)) | np.arange(n, dtype=np.uint64)
-        return format_ids(prefix, _scramble(keys ^ salt), 16, base=16)
+        """``n`` ids of one day and stream: 16 hex digits, the day in the first four (see the module docstring)."""
+        keys = (np.uint64(stream) << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+        within_day = _scramble_within_day(keys ^ salt)
+        return format_ids(prefix, (np.uint64(day) << np.uint64(_WITHIN_DAY_BITS)) | within_day, 16, base=16)
 
     def _legit(self, day: int) -> Activity:
         world, rng = self.world, self.world.rng("legit", day)
@@ -343,12 +352,15 @@ def _unused_risky_category(used: np.ndarray, rng: np.random.Generator) -> np.nda
     return np.where(unused.any(axis=1), pick, CATEGORY["gambling"])
 
 
-def _scramble(keys: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: a bijection on 64-bit integers, so distinct keys give distinct ids."""
-    z = keys + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _scramble_within_day(keys: np.ndarray) -> np.ndarray:
+    """A bijection on the :data:`_WITHIN_DAY_BITS`-bit integers (splitmix64's finalizer cut to that width: adding,
+    multiplying by an odd number and xor-ing with a right shift are each invertible modulo a power of two), so
+    distinct keys give distinct ids."""
+    mask = np.uint64((1 << _WITHIN_DAY_BITS) - 1)
+    z = (keys + np.uint64(0x9E3779B97F4A7C15)) & mask
+    z = ((z ^ (z >> np.uint64(24))) * np.uint64(0xBF58476D1CE4E5B9)) & mask
+    z = ((z ^ (z >> np.uint64(21))) * np.uint64(0x94D049BB133111EB)) & mask
+    return z ^ (z >> np.uint64(24))
 
 
 def _concat(*parts: Activity) -> Activity:

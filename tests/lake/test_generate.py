@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -87,6 +88,19 @@ def test_references_resolve_and_rows_add_up(lake: duckdb.DuckDBPyConnection) -> 
     assert scalar(lake, "select count(*) from chargebacks anti join transactions using (transaction_id)") == 0
     first, last = lake.execute("select min(transaction_at), max(transaction_at) from transactions").fetchone() or ()
     assert first.date() == START and last.date() == START + timedelta(days=DAYS - 1)
+
+
+def test_ids_are_unique_and_each_days_fill_a_range_after_the_day_before(landing: dict[str, list[Path]]) -> None:
+    """Time-ordered ids: a lookup of one day's ids can skip every other day's files by their min/max statistics."""
+    ranges = []
+    for path in sorted(landing["transactions"]):
+        ids = pq.read_table(path, columns=["transaction_id"]).column(0).to_pylist()
+        assert len(set(ids)) == len(ids)
+        ranges.append((min(ids), max(ids)))
+    assert len(ranges) == DAYS
+    assert all(earlier[1] < later[0] for earlier, later in pairwise(ranges))
+    chargeback_ids = pl.read_parquet(landing["chargebacks"], columns=["chargeback_id"])["chargeback_id"]
+    assert chargeback_ids.n_unique() == len(chargeback_ids) > 0
 
 
 def test_card_numbers_are_unique_luhn_valid_16_digits(lake: duckdb.DuckDBPyConnection) -> None:
