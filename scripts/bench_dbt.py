@@ -21,11 +21,11 @@ contention, the models' total would exceed the wall clock and not compare with t
 baseline. Their wall-clock ratio is ``incremental_over_full_one_thread``. ``incremental_over_full`` (target at most
 0.15 at 10M transactions) is the ratio as an analyst gets it: the same days are ingested into a second data home
 and built in full by the ``dbt build`` command (a process of its own, the profile's threads), then the extra day is
-ingested and ``dbt build`` runs again. Each command also pays for importing dbt and the lake's libraries (about
-5 s on 2 cores), which a build in a warm process does not, and which weighs on the one-day build's share. Two
-threads shorten the two builds unequally: the full build's time is mostly card_features' windows, one query already
-on both cores, while the incremental build is mostly many short models and tests, whose dbt bookkeeping the second
-thread overlaps.
+ingested and ``dbt build`` runs again. Each command also pays for importing dbt and the lake's libraries (1-2 s on
+2 cores, twice that on a loaded machine), which a build in a warm process does not, and which weighs on the
+one-day build's share. Two threads shorten the two builds unequally: the full build's time is mostly
+card_features' windows, one query already on both cores, while the incremental build is mostly many short models
+and tests, whose dbt bookkeeping the second thread overlaps.
 """
 
 from __future__ import annotations
