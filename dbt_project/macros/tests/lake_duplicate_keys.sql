@@ -11,6 +11,7 @@
   -#}
   {%- set keys = columns | join(', ') -%}
   {%- set key_condition = 'true' if nulls_are_keys else columns | join(' is not null and ') ~ ' is not null' -%}
+  {%- set same_key = 'is not distinct from' if nulls_are_keys else '=' -%}
   {%- if lake_incremental_delta(model) -%}
     with new_keys as (
         select distinct {{ keys }} from {{ model }} where {{ key_condition }}
@@ -25,7 +26,7 @@
     from table_keys
     semi join new_keys on
         {%- for column in columns %}
-        {{ 'and ' if not loop.first }}table_keys.{{ column }} {{ 'is not distinct from' if nulls_are_keys else '=' }} new_keys.{{ column }}
+        {{ 'and ' if not loop.first }}table_keys.{{ column }} {{ same_key }} new_keys.{{ column }}
         {%- endfor %}
     group by {{ keys }}
     having count(*) > 1
